@@ -1,0 +1,444 @@
+//! Configuration, read once from the environment (the Go livelog's contract,
+//! plus livelog's own `LIVELOG_*` limits).
+//!
+//! `envy` + `serde` read the variables as strings; [`Config::from_vars`] then
+//! checks each one and turns it into a typed value, so that every error names
+//! its variable and the port errors keep the Go livelog's exit codes.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Default upload (PUT) port, as in the Go livelog.
+pub const DEFAULT_PUT_PORT: u16 = 60022;
+/// Default reader (GET) port, as in the Go livelog.
+pub const DEFAULT_GET_PORT: u16 = 60023;
+/// Default ring size in bytes (`LIVELOG_RING_BYTES`): 4 MiB holds the last
+/// few milliseconds of a full-speed upload and the last minutes of a typical
+/// chatty build log, so readers tailing live are served from memory, while
+/// the daemon stays far below the 32 MiB it may use.
+pub const DEFAULT_RING_BYTES: usize = 4 * 1024 * 1024;
+/// Default stall timeout in seconds (`LIVELOG_STALL_TIMEOUT_SECS`).
+pub const DEFAULT_STALL_TIMEOUT_SECS: u64 = 300;
+/// Default cap on concurrent readers (`LIVELOG_MAX_READERS`).
+pub const DEFAULT_MAX_READERS: usize = 10_000;
+/// Default request-header timeout in seconds (`LIVELOG_HEADER_TIMEOUT_SECS`).
+pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+
+/// The variables livelog reads, with a one-line description each; `--help`
+/// prints this table.
+pub const VARIABLES: &[(&str, &str)] = &[
+    (
+        "ACCESS_TOKEN",
+        "secret in the reader URL /log/<ACCESS_TOKEN> (required)",
+    ),
+    (
+        "LIVELOG_PUT_PORT",
+        "upload (PUT) port, on loopback (default 60022)",
+    ),
+    ("LIVELOG_GET_PORT", "reader (GET) port (default 60023)"),
+    (
+        "LIVELOG_PUT_HOST",
+        "address the upload port binds (default 127.0.0.1; anything else logs a warning)",
+    ),
+    (
+        "SERVER_CRT_FILE",
+        "PEM certificate chain: serve GET over HTTPS (needs SERVER_KEY_FILE)",
+    ),
+    (
+        "SERVER_KEY_FILE",
+        "PEM private key for SERVER_CRT_FILE (needs SERVER_CRT_FILE)",
+    ),
+    (
+        "LIVELOG_TEMP_DIR",
+        "directory for the (unlinked) temp file (default: system temp dir)",
+    ),
+    (
+        "LIVELOG_RING_BYTES",
+        "bytes of recent log kept in memory (default 4194304)",
+    ),
+    (
+        "LIVELOG_STALL_TIMEOUT_SECS",
+        "disconnect a reader that accepts no bytes for this long while data waits (default 300)",
+    ),
+    (
+        "LIVELOG_MAX_READERS",
+        "concurrent readers; more get 503 (default 10000)",
+    ),
+    (
+        "LIVELOG_HEADER_TIMEOUT_SECS",
+        "close connections that send no complete request head in time (default 10)",
+    ),
+    ("DEBUG", "non-empty: debug logging (RUST_LOG also honoured)"),
+];
+
+/// Paths of the PEM files that turn on HTTPS for the GET port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// `SERVER_CRT_FILE`: the certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// `SERVER_KEY_FILE`: the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// Everything livelog is configured with. Build it with [`Config::from_env`]
+/// (or [`Config::new`] and struct update, in tests and embedders).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The secret in `/log/<ACCESS_TOKEN>`. Never printed: `Debug` redacts it.
+    pub access_token: String,
+    /// Address the upload listener binds; loopback unless opted out.
+    pub put_host: IpAddr,
+    /// Upload listener port (0: any free port).
+    pub put_port: u16,
+    /// Reader listener port (0: any free port).
+    pub get_port: u16,
+    /// HTTPS for the reader listener, if both files are set.
+    pub tls: Option<TlsFiles>,
+    /// Directory for the temp file.
+    pub temp_dir: PathBuf,
+    /// Debug logging on.
+    pub debug: bool,
+    /// Byte budget of the in-memory ring of recent chunks.
+    pub ring_bytes: usize,
+    /// How long a reader may accept no bytes while data waits for it.
+    pub stall_timeout: Duration,
+    /// Cap on concurrent readers.
+    pub max_readers: usize,
+    /// How long a connection may take to send a complete request head (and,
+    /// over TLS, to finish the handshake).
+    pub header_timeout: Duration,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("access_token", &"<redacted>")
+            .field("put_host", &self.put_host)
+            .field("put_port", &self.put_port)
+            .field("get_port", &self.get_port)
+            .field("tls", &self.tls)
+            .field("temp_dir", &self.temp_dir)
+            .field("debug", &self.debug)
+            .field("ring_bytes", &self.ring_bytes)
+            .field("stall_timeout", &self.stall_timeout)
+            .field("max_readers", &self.max_readers)
+            .field("header_timeout", &self.header_timeout)
+            .finish()
+    }
+}
+
+impl Config {
+    /// Defaults for everything but the token.
+    pub fn new(access_token: impl Into<String>) -> Self {
+        Config {
+            access_token: access_token.into(),
+            put_host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            put_port: DEFAULT_PUT_PORT,
+            get_port: DEFAULT_GET_PORT,
+            tls: None,
+            temp_dir: std::env::temp_dir(),
+            debug: false,
+            ring_bytes: DEFAULT_RING_BYTES,
+            stall_timeout: Duration::from_secs(DEFAULT_STALL_TIMEOUT_SECS),
+            max_readers: DEFAULT_MAX_READERS,
+            header_timeout: Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS),
+        }
+    }
+
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first bad variable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let vars: RawVars = envy::from_env().map_err(|e| ConfigError {
+            message: format!("cannot read the environment: {e}"),
+            exit_code: 1,
+        })?;
+        Self::from_vars(vars)
+    }
+
+    /// Reads `(name, value)` pairs as if they were the environment (for tests).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first bad variable.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let vars: RawVars = envy::from_iter(pairs.into_iter().map(|(k, v)| (k.into(), v.into())))
+            .map_err(|e| ConfigError {
+                message: format!("cannot read the environment: {e}"),
+                exit_code: 1,
+            })?;
+        Self::from_vars(vars)
+    }
+
+    fn from_vars(v: RawVars) -> Result<Self, ConfigError> {
+        let access_token = match v.access_token {
+            Some(t) if !t.is_empty() => t,
+            _ => {
+                return Err(ConfigError::new(
+                    "ACCESS_TOKEN is not set: it is required (readers use /log/<ACCESS_TOKEN>)",
+                ));
+            }
+        };
+        let mut config = Config::new(access_token);
+        if let Some(p) = non_empty(v.livelog_put_port) {
+            config.put_port = parse_port("LIVELOG_PUT_PORT", &p, 64, 65)?;
+        }
+        if let Some(p) = non_empty(v.livelog_get_port) {
+            config.get_port = parse_port("LIVELOG_GET_PORT", &p, 66, 67)?;
+        }
+        if let Some(h) = v.livelog_put_host.filter(|h| !h.is_empty()) {
+            config.put_host = h.trim().parse().map_err(|_| {
+                ConfigError::new(format!(
+                    "LIVELOG_PUT_HOST={h:?} is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)"
+                ))
+            })?;
+        }
+        config.tls = match (non_empty(v.server_crt_file), non_empty(v.server_key_file)) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.into(),
+                key: key.into(),
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "SERVER_CRT_FILE is set but SERVER_KEY_FILE is not: set both for HTTPS, or neither",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "SERVER_KEY_FILE is set but SERVER_CRT_FILE is not: set both for HTTPS, or neither",
+                ));
+            }
+        };
+        if let Some(dir) = non_empty(v.livelog_temp_dir) {
+            config.temp_dir = dir.into();
+        }
+        config.debug = v.debug.is_some_and(|d| !d.is_empty());
+        if let Some(s) = v.livelog_ring_bytes {
+            config.ring_bytes = parse_number("LIVELOG_RING_BYTES", &s, 0)?;
+        }
+        if let Some(s) = v.livelog_stall_timeout_secs {
+            config.stall_timeout =
+                Duration::from_secs(parse_number("LIVELOG_STALL_TIMEOUT_SECS", &s, 1)?);
+        }
+        if let Some(s) = v.livelog_max_readers {
+            config.max_readers = parse_number("LIVELOG_MAX_READERS", &s, 1)?;
+        }
+        if let Some(s) = v.livelog_header_timeout_secs {
+            config.header_timeout =
+                Duration::from_secs(parse_number("LIVELOG_HEADER_TIMEOUT_SECS", &s, 1)?);
+        }
+        Ok(config)
+    }
+}
+
+/// The environment as `envy` reads it: every variable a string, checked later.
+#[derive(Deserialize, Debug, Default)]
+struct RawVars {
+    access_token: Option<String>,
+    livelog_put_port: Option<String>,
+    livelog_get_port: Option<String>,
+    livelog_put_host: Option<String>,
+    server_crt_file: Option<String>,
+    server_key_file: Option<String>,
+    livelog_temp_dir: Option<String>,
+    debug: Option<String>,
+    livelog_ring_bytes: Option<String>,
+    livelog_stall_timeout_secs: Option<String>,
+    livelog_max_readers: Option<String>,
+    livelog_header_timeout_secs: Option<String>,
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.is_empty())
+}
+
+/// A port: not a number → `nan_code`, outside 0..=65535 → `range_code` (the
+/// Go livelog's exit codes: 64/65 for PUT, 66/67 for GET).
+fn parse_port(name: &str, value: &str, nan_code: i32, range_code: i32) -> Result<u16, ConfigError> {
+    let n: i128 = value.trim().parse().map_err(|_| ConfigError {
+        message: format!("{name}={value:?} is not a number: give a port in 0..=65535"),
+        exit_code: nan_code,
+    })?;
+    u16::try_from(n).map_err(|_| ConfigError {
+        message: format!("{name}={value:?} is out of range: give a port in 0..=65535"),
+        exit_code: range_code,
+    })
+}
+
+fn parse_number<T>(name: &str, value: &str, min: T) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+{
+    match value.trim().parse::<T>() {
+        Ok(n) if n >= min => Ok(n),
+        _ => Err(ConfigError::new(format!(
+            "{name}={value:?} is not a whole number >= {min}"
+        ))),
+    }
+}
+
+/// A bad configuration: a one-line message naming the variable, and the
+/// process exit code to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// One line, naming the variable and what is wrong with it.
+    pub message: String,
+    /// 64/65 (`LIVELOG_PUT_PORT` not a number / out of range), 66/67 (same
+    /// for `LIVELOG_GET_PORT`), else 1.
+    pub exit_code: i32,
+}
+
+impl ConfigError {
+    fn new(message: impl Into<String>) -> Self {
+        ConfigError {
+            message: message.into(),
+            exit_code: 1,
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn token_is_required_and_non_empty() {
+        for pairs in [&[][..], &[("ACCESS_TOKEN", "")][..]] {
+            let err = cfg(pairs).unwrap_err();
+            assert!(err.message.contains("ACCESS_TOKEN"), "{err}");
+            assert_eq!(err.exit_code, 1);
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_go_livelog() {
+        let c = cfg(&[("ACCESS_TOKEN", "t")]).unwrap();
+        assert_eq!(c.put_port, 60022);
+        assert_eq!(c.get_port, 60023);
+        assert_eq!(c.put_host, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert!(c.tls.is_none());
+        assert!(!c.debug);
+        assert_eq!(c.ring_bytes, DEFAULT_RING_BYTES);
+    }
+
+    #[test]
+    fn port_errors_use_the_go_exit_codes() {
+        let cases = [
+            ("LIVELOG_PUT_PORT", "abc", 64),
+            ("LIVELOG_PUT_PORT", "65536", 65),
+            ("LIVELOG_PUT_PORT", "-1", 65),
+            ("LIVELOG_GET_PORT", "12x", 66),
+            ("LIVELOG_GET_PORT", "99999999999", 67),
+        ];
+        for (var, value, code) in cases {
+            let err = cfg(&[("ACCESS_TOKEN", "t"), (var, value)]).unwrap_err();
+            assert_eq!(err.exit_code, code, "{var}={value}");
+            assert!(err.message.contains(var), "{err}");
+        }
+        let c = cfg(&[
+            ("ACCESS_TOKEN", "t"),
+            ("LIVELOG_PUT_PORT", "0"),
+            ("LIVELOG_GET_PORT", "65535"),
+        ])
+        .unwrap();
+        assert_eq!((c.put_port, c.get_port), (0, 65535));
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let err = cfg(&[("ACCESS_TOKEN", "t"), ("SERVER_CRT_FILE", "/a.crt")]).unwrap_err();
+        assert!(err.message.contains("SERVER_KEY_FILE"), "{err}");
+        let err = cfg(&[("ACCESS_TOKEN", "t"), ("SERVER_KEY_FILE", "/a.key")]).unwrap_err();
+        assert!(err.message.contains("SERVER_CRT_FILE"), "{err}");
+        let c = cfg(&[
+            ("ACCESS_TOKEN", "t"),
+            ("SERVER_CRT_FILE", "/a.crt"),
+            ("SERVER_KEY_FILE", "/a.key"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.tls,
+            Some(TlsFiles {
+                cert: "/a.crt".into(),
+                key: "/a.key".into()
+            })
+        );
+    }
+
+    #[test]
+    fn limits_are_checked_and_named() {
+        for var in [
+            "LIVELOG_RING_BYTES",
+            "LIVELOG_STALL_TIMEOUT_SECS",
+            "LIVELOG_MAX_READERS",
+            "LIVELOG_HEADER_TIMEOUT_SECS",
+        ] {
+            let err = cfg(&[("ACCESS_TOKEN", "t"), (var, "lots")]).unwrap_err();
+            assert!(err.message.contains(var), "{err}");
+        }
+        let err = cfg(&[("ACCESS_TOKEN", "t"), ("LIVELOG_MAX_READERS", "0")]).unwrap_err();
+        assert!(err.message.contains("LIVELOG_MAX_READERS"), "{err}");
+        let c = cfg(&[
+            ("ACCESS_TOKEN", "t"),
+            ("LIVELOG_RING_BYTES", "0"),
+            ("LIVELOG_STALL_TIMEOUT_SECS", "7"),
+            ("DEBUG", "*"),
+            ("LIVELOG_PUT_HOST", "0.0.0.0"),
+        ])
+        .unwrap();
+        assert_eq!(c.ring_bytes, 0);
+        assert_eq!(c.stall_timeout, Duration::from_secs(7));
+        assert!(c.debug);
+        assert_eq!(c.put_host, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let err = cfg(&[("ACCESS_TOKEN", "t"), ("LIVELOG_PUT_HOST", "localhost")]).unwrap_err();
+        assert!(err.message.contains("LIVELOG_PUT_HOST"), "{err}");
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let c = Config::new("secretpuppy");
+        assert!(!format!("{c:?}").contains("secretpuppy"));
+    }
+
+    proptest! {
+        /// Any port string either parses to the number it spells or fails
+        /// with one of the two codes for its variable, naming it.
+        #[test]
+        fn any_port_value_is_parsed_or_named(value in "\\PC{0,12}") {
+            match cfg(&[("ACCESS_TOKEN", "t"), ("LIVELOG_GET_PORT", &value)]) {
+                Ok(c) => {
+                    // An empty variable counts as unset, as in the Go livelog.
+                    let want = if value.is_empty() { Some(DEFAULT_GET_PORT) } else { value.trim().parse::<u16>().ok() };
+                    prop_assert_eq!(Some(c.get_port), want);
+                }
+                Err(e) => {
+                    prop_assert!(e.exit_code == 66 || e.exit_code == 67);
+                    prop_assert!(e.message.contains("LIVELOG_GET_PORT"));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The `livelog` binary: reads its configuration from the environment and
+//! runs the daemon. Everything else lives in the library (`livelog::run`).
+
+use std::process::ExitCode;
+
+use livelog::config::{Config, VARIABLES};
+
+fn main() -> ExitCode {
+    if let Some(code) = handle_args() {
+        return code;
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => return fail(&err.to_string(), err.exit_code),
+    };
+    livelog::logging::init(config.debug);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => return fail(&format!("cannot start the async runtime: {err}"), 1),
+    };
+    match runtime.block_on(livelog::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&err.to_string(), err.exit_code()),
+    }
+}
+
+/// One line on stderr, and the exit code.
+fn fail(message: &str, code: i32) -> ExitCode {
+    eprintln!("livelog: error: {message}");
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// `--help`, `--version`, `--short-version`; anything else is an error.
+fn handle_args() -> Option<ExitCode> {
+    let arg = std::env::args().nth(1)?;
+    match arg.as_str() {
+        "-h" | "--help" => {
+            print!("{}", help());
+            Some(ExitCode::SUCCESS)
+        }
+        "-V" | "--version" => {
+            println!("livelog {}", livelog::VERSION);
+            Some(ExitCode::SUCCESS)
+        }
+        "--short-version" => {
+            println!("{}", livelog::VERSION);
+            Some(ExitCode::SUCCESS)
+        }
+        other => {
+            eprintln!("livelog: error: unknown argument {other:?}; livelog is configured by environment variables (see livelog --help)");
+            Some(ExitCode::from(2))
+        }
+    }
+}
+
+fn help() -> String {
+    let mut s = format!(
+        "livelog {}\n\
+         Streams one log upload to many readers, live.\n\n\
+         Upload:  PUT  http://127.0.0.1:$LIVELOG_PUT_PORT/log        (e.g. curl -T - ...)\n\
+         Read:    GET  http(s)://HOST:$LIVELOG_GET_PORT/log/$ACCESS_TOKEN\n\n\
+         Usage: livelog [--help | --version | --short-version]\n\n\
+         Environment:\n",
+        livelog::VERSION
+    );
+    for (name, what) in VARIABLES {
+        s.push_str(&format!("  {name:<29} {what}\n"));
+    }
+    s.push_str(
+        "\nExit codes: 0 after SIGTERM/SIGINT; 64/65 LIVELOG_PUT_PORT not a number/out of range;\n\
+         66/67 the same for LIVELOG_GET_PORT; 1 any other startup error (the message names it).\n",
+    );
+    s
+}

@@ -1,0 +1,392 @@
+//! Byte ranges of a log that may still be growing.
+//!
+//! Parsing the `Range` header is left to `http-range-header` (strict RFC 9110
+//! §14.1.1 syntax); this module decides what livelog honours and what a range
+//! selects:
+//!
+//! * only a single range of unit `bytes` is honoured; another unit, several
+//!   ranges, or invalid syntax (including `first > last`) mean the header is
+//!   ignored and the whole log is served with `200` (RFC 9110 §14.2: a server
+//!   MAY ignore `Range`);
+//! * a **complete** log of length `L` is an ordinary representation: RFC 9110
+//!   §14.1.2 and §14.4 (`Content-Range: bytes first-last/L`), and §15.5.17 for
+//!   `416` (`Content-Range: bytes */L`);
+//! * a **live** log (upload running, not yet started, or broken) of current
+//!   length `W` follows RFC 8673: its complete length is unknown, so
+//!   `Content-Range` says `/*`; `bytes=a-` returns what exists now (§2.1);
+//!   `bytes=a-b` with `b >= W` echoes `b` and keeps following the log as it
+//!   grows (§2.2), waiting for byte `a` if it does not exist yet.
+
+use http_range_header::{EndPosition, RangeUnsatisfiableError, StartPosition};
+
+use crate::store::{Phase, Progress};
+
+/// One byte range as the client wrote it (RFC 9110 §14.1.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ByteRangeSpec {
+    /// `bytes=first-last` (both inclusive, `first <= last`).
+    FromTo {
+        /// First byte position.
+        first: u64,
+        /// Last byte position, inclusive; may lie past the end.
+        last: u64,
+    },
+    /// `bytes=first-`: from `first` to the end.
+    From {
+        /// First byte position.
+        first: u64,
+    },
+    /// `bytes=-len`: the last `len` bytes (`len` may be 0: unsatisfiable).
+    Suffix {
+        /// Suffix length in bytes.
+        len: u64,
+    },
+}
+
+/// Parses a `Range` header value into the one range livelog honours.
+///
+/// Returns `None` when the header must be ignored: a unit other than `bytes`
+/// (compared case-insensitively, RFC 9110 §14.1), more than one range, or
+/// syntax that is not a valid `ranges-specifier` (RFC 9110 §14.1.1), which
+/// includes `first > last`.
+pub fn parse(value: &str) -> Option<ByteRangeSpec> {
+    const UNIT: &str = "bytes=";
+    let set = value.get(UNIT.len()..)?;
+    if !value[..UNIT.len()].eq_ignore_ascii_case(UNIT) {
+        return None;
+    }
+    let normalized = format!("{UNIT}{set}");
+    match http_range_header::parse_range_header(&normalized) {
+        Ok(parsed) => match parsed.ranges.as_slice() {
+            [only] => match (only.start, only.end) {
+                (StartPosition::Index(first), EndPosition::Index(last)) if first <= last => {
+                    Some(ByteRangeSpec::FromTo { first, last })
+                }
+                (StartPosition::Index(_), EndPosition::Index(_)) => None,
+                (StartPosition::Index(first), EndPosition::LastByte) => {
+                    Some(ByteRangeSpec::From { first })
+                }
+                (StartPosition::FromLast(len), _) => Some(ByteRangeSpec::Suffix { len }),
+            },
+            _ => None,
+        },
+        // `bytes=-0` is valid syntax that selects nothing (RFC 9110 §14.1.1:
+        // a suffix range needs a non-zero length to be satisfiable), so it
+        // gets a 416 rather than being ignored.
+        Err(RangeUnsatisfiableError::ZeroSuffix) if set == "-0" => {
+            Some(ByteRangeSpec::Suffix { len: 0 })
+        }
+        Err(_) => None,
+    }
+}
+
+/// What a request selects from the log as it stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Selection {
+    /// `200 OK`: the whole log from byte 0, following it while it grows.
+    /// `content_length` is set when the log is complete.
+    Full {
+        /// The complete length in bytes, if the log is complete.
+        content_length: Option<u64>,
+    },
+    /// `206 Partial Content`.
+    Partial(Partial),
+    /// `416 Range Not Satisfiable`, with `Content-Range: bytes */current_length`.
+    Unsatisfiable {
+        /// The current length of the log in bytes (RFC 9110 §15.5.17).
+        current_length: u64,
+    },
+}
+
+/// A satisfiable range: what `Content-Range` says and how the body ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Partial {
+    /// First byte position.
+    pub first: u64,
+    /// Last byte position (inclusive) as stated in `Content-Range`; for a
+    /// live follow range this is the client's own end (RFC 8673 §2.2).
+    pub last: u64,
+    /// The complete length after the `/` of `Content-Range`, or `None` for
+    /// `*` (live content, RFC 8673).
+    pub complete_length: Option<u64>,
+    /// `true` when every byte of `first..=last` is stored already, so the
+    /// response has a `Content-Length`; `false` for a live range that follows
+    /// the log until `last` or the end of the upload.
+    pub stored: bool,
+}
+
+impl Partial {
+    /// The `Content-Range` value (RFC 9110 §14.4, RFC 8673 §2).
+    pub fn content_range(&self) -> String {
+        match self.complete_length {
+            Some(len) => format!("bytes {}-{}/{}", self.first, self.last, len),
+            None => format!("bytes {}-{}/*", self.first, self.last),
+        }
+    }
+
+    /// Bytes in the range (`last - first + 1`).
+    pub fn len(&self) -> u64 {
+        self.last - self.first + 1
+    }
+
+    /// Always `false`: a satisfiable range holds at least one byte.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+/// Decides what `range` (already parsed; `None` if absent or ignored) selects
+/// from the log as it stands in `progress`.
+pub fn select(range: Option<ByteRangeSpec>, progress: Progress) -> Selection {
+    let len = progress.len;
+    let complete = progress.phase == Phase::Complete;
+    let Some(range) = range else {
+        return Selection::Full {
+            content_length: complete.then_some(len),
+        };
+    };
+    let unsatisfiable = Selection::Unsatisfiable {
+        current_length: len,
+    };
+    let stored = |first: u64, last: u64| {
+        Selection::Partial(Partial {
+            first,
+            last,
+            complete_length: complete.then_some(len),
+            stored: true,
+        })
+    };
+    match range {
+        ByteRangeSpec::Suffix { len: n } => {
+            if n == 0 || len == 0 {
+                unsatisfiable
+            } else {
+                stored(len - n.min(len), len - 1)
+            }
+        }
+        ByteRangeSpec::From { first } => {
+            if first >= len {
+                unsatisfiable
+            } else {
+                stored(first, len - 1)
+            }
+        }
+        ByteRangeSpec::FromTo { first, last } => {
+            if complete {
+                if first >= len {
+                    unsatisfiable
+                } else {
+                    stored(first, last.min(len - 1))
+                }
+            } else if last < len {
+                stored(first, last)
+            } else {
+                // RFC 8673 §2.2: the client asked past the live end; echo
+                // its end and follow the log there.
+                Selection::Partial(Partial {
+                    first,
+                    last,
+                    complete_length: None,
+                    stored: false,
+                })
+            }
+        }
+    }
+}
+
+/// The `Content-Range` value of a `416` response: `bytes */current_length`.
+pub fn unsatisfied_range(current_length: u64) -> String {
+    format!("bytes */{current_length}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn live(len: u64) -> Progress {
+        Progress {
+            len,
+            phase: Phase::Uploading,
+        }
+    }
+
+    fn complete(len: u64) -> Progress {
+        Progress {
+            len,
+            phase: Phase::Complete,
+        }
+    }
+
+    #[test]
+    fn parses_the_three_forms() {
+        assert_eq!(
+            parse("bytes=0-99"),
+            Some(ByteRangeSpec::FromTo { first: 0, last: 99 })
+        );
+        assert_eq!(parse("bytes=5-"), Some(ByteRangeSpec::From { first: 5 }));
+        assert_eq!(parse("bytes=-1024"), Some(ByteRangeSpec::Suffix { len: 1024 }));
+        assert_eq!(parse("Bytes=7-"), Some(ByteRangeSpec::From { first: 7 }));
+        assert_eq!(parse("bytes=-0"), Some(ByteRangeSpec::Suffix { len: 0 }));
+    }
+
+    #[test]
+    fn ignores_what_it_does_not_honour() {
+        for v in [
+            "",
+            "bytes",
+            "bytes=",
+            "bytes=5-2",
+            "bytes=0-1,5-9",
+            "bytes=0-1, 5-9",
+            "items=0-5",
+            "bytes=a-b",
+            "bytes=-",
+            "bytes= 0-5",
+            "bytes=--5",
+            "bytes=99999999999999999999999-",
+            "bytés=0-1",
+        ] {
+            assert_eq!(parse(v), None, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn complete_log_follows_rfc9110() {
+        let p = complete(100);
+        let r = |s| select(parse(s), p);
+        assert_eq!(
+            r("bytes=10-19"),
+            Selection::Partial(Partial {
+                first: 10,
+                last: 19,
+                complete_length: Some(100),
+                stored: true
+            })
+        );
+        match r("bytes=90-500") {
+            Selection::Partial(part) => assert_eq!(part.content_range(), "bytes 90-99/100"),
+            other => panic!("{other:?}"),
+        }
+        match r("bytes=-30") {
+            Selection::Partial(part) => {
+                assert_eq!(part.content_range(), "bytes 70-99/100");
+                assert_eq!(part.len(), 30);
+            }
+            other => panic!("{other:?}"),
+        }
+        match r("bytes=-300") {
+            Selection::Partial(part) => assert_eq!(part.content_range(), "bytes 0-99/100"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            r("bytes=100-"),
+            Selection::Unsatisfiable {
+                current_length: 100
+            }
+        );
+        assert_eq!(
+            r("bytes=-0"),
+            Selection::Unsatisfiable {
+                current_length: 100
+            }
+        );
+        assert_eq!(
+            select(None, p),
+            Selection::Full {
+                content_length: Some(100)
+            }
+        );
+        assert_eq!(unsatisfied_range(100), "bytes */100");
+    }
+
+    #[test]
+    fn live_log_follows_rfc8673() {
+        let p = live(100);
+        let r = |s| select(parse(s), p);
+        match r("bytes=40-") {
+            Selection::Partial(part) => {
+                assert_eq!(part.content_range(), "bytes 40-99/*");
+                assert!(part.stored);
+            }
+            other => panic!("{other:?}"),
+        }
+        match r("bytes=40-9007199254740991") {
+            Selection::Partial(part) => {
+                assert_eq!(part.content_range(), "bytes 40-9007199254740991/*");
+                assert!(!part.stored);
+            }
+            other => panic!("{other:?}"),
+        }
+        match r("bytes=500-600") {
+            Selection::Partial(part) => {
+                assert_eq!(part.content_range(), "bytes 500-600/*");
+                assert!(!part.stored, "waits for byte 500");
+            }
+            other => panic!("{other:?}"),
+        }
+        match r("bytes=10-20") {
+            Selection::Partial(part) => {
+                assert_eq!(part.content_range(), "bytes 10-20/*");
+                assert!(part.stored);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            r("bytes=100-"),
+            Selection::Unsatisfiable {
+                current_length: 100
+            }
+        );
+        assert_eq!(select(None, p), Selection::Full { content_length: None });
+        assert_eq!(
+            select(parse("bytes=-10"), live(0)),
+            Selection::Unsatisfiable { current_length: 0 }
+        );
+    }
+
+    fn phase() -> impl Strategy<Value = Phase> {
+        prop_oneof![
+            Just(Phase::AwaitingUpload),
+            Just(Phase::Uploading),
+            Just(Phase::Complete),
+            Just(Phase::Broken)
+        ]
+    }
+
+    proptest! {
+        /// Any header string is either ignored or yields a range inside the
+        /// representation: within `0..L` for a complete log; for a live log,
+        /// stored ranges lie within `0..W` and only follow ranges reach past.
+        #[test]
+        fn any_header_is_ignored_or_selects_inside(
+            value in prop_oneof![
+                "\\PC{0,40}",
+                "bytes=[0-9]{0,6}-[0-9]{0,6}",
+                "bytes=-?[0-9]{1,25}",
+                "(?i:bytes)=[0-9 ,-]{0,20}",
+            ],
+            len in 0u64..2_000_000,
+            phase in phase(),
+        ) {
+            let progress = Progress { len, phase };
+            match select(parse(&value), progress) {
+                Selection::Full { content_length } => {
+                    prop_assert_eq!(content_length, (phase == Phase::Complete).then_some(len));
+                }
+                Selection::Unsatisfiable { current_length } => prop_assert_eq!(current_length, len),
+                Selection::Partial(p) => {
+                    prop_assert!(p.first <= p.last);
+                    if phase == Phase::Complete {
+                        prop_assert!(p.last < len);
+                        prop_assert_eq!(p.complete_length, Some(len));
+                        prop_assert!(p.stored);
+                    } else {
+                        prop_assert_eq!(p.complete_length, None);
+                        prop_assert_eq!(p.stored, p.last < len);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,557 @@
+//! The log store: one append-only log, kept in an unlinked temp file plus a
+//! bounded in-memory ring of its most recent chunks, with a notifier that
+//! wakes readers when it grows.
+//!
+//! Shape, in the style of `mini-redis`' `Db`: [`LogStore`] is a cheap-to-clone
+//! handle over `Arc<Shared>`. There is exactly one writer ([`Upload`], handed
+//! out once by [`LogStore::begin_upload`]) and any number of readers
+//! ([`Cursor`]).
+//!
+//! The rules that make slow readers harmless:
+//!
+//! * The writer never waits for a reader. It writes each chunk to the file,
+//!   pushes it onto the ring (evicting the oldest chunks past the ring's byte
+//!   budget) and publishes the new length on a `tokio::sync::watch` channel,
+//!   which only *marks* the value changed and wakes whoever is waiting.
+//! * A reader at the head of the log gets ring chunks as `Bytes` slices: shared,
+//!   never copied per reader.
+//! * A reader behind the ring reads the file at its own pace with positional
+//!   reads (`pread`) on the blocking pool. Its buffers are admitted by a byte
+//!   budget (a semaphore), so memory stays bounded however many readers fall
+//!   behind; a reader holds at most one read's worth of budget per chunk
+//!   still queued in its connection.
+//! * Bytes become visible to readers only after they are in the file, so the
+//!   stored length readers see is always bytes that are really stored.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+
+/// Largest positional read a catching-up reader makes at once, in bytes.
+///
+/// Big enough that the blocking-pool round trip is small next to the copy,
+/// small enough that thousands of catching-up readers fit in the budget.
+pub const FILE_READ_BYTES: usize = 64 * 1024;
+
+/// Chunks smaller than this are merged into the ring's newest chunk (while the
+/// merged chunk stays under this size), in bytes.
+///
+/// A log written a line at a time arrives as many tiny chunks; merging them
+/// keeps the ring's entry count (and the per-`Bytes` overhead, and the read
+/// buffers tiny slices would pin) proportional to its byte size.
+const MERGE_BELOW_BYTES: usize = 4 * 1024;
+
+/// Where the upload stands. Readers decide how to end their response from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// No upload has started yet; readers wait for one.
+    AwaitingUpload,
+    /// The upload is running; the log may still grow.
+    Uploading,
+    /// The upload ended cleanly: the log is complete and its length final.
+    Complete,
+    /// The upload broke (client gone, bad framing, storage error). The stored
+    /// bytes stay readable, but every response must end *incomplete*.
+    Broken,
+}
+
+impl Phase {
+    /// `true` once the log can no longer grow (complete or broken).
+    pub fn is_final(self) -> bool {
+        matches!(self, Phase::Complete | Phase::Broken)
+    }
+}
+
+/// What readers are told each time the log changes: the stored length in bytes
+/// and the upload's phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes stored so far (in the file, and readable).
+    pub len: u64,
+    /// Where the upload stands.
+    pub phase: Phase,
+}
+
+/// Sizes of the store's memory, in bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreLimits {
+    /// Byte budget of the ring of recent chunks (`LIVELOG_RING_BYTES`).
+    pub ring_bytes: usize,
+    /// Byte budget for catching-up readers' file-read buffers in flight.
+    pub catch_up_bytes: usize,
+}
+
+impl StoreLimits {
+    /// Limits derived from the ring size: the catch-up budget is the same size
+    /// as the ring but never less than 16 reads, so the store's log data never
+    /// exceeds about twice `ring_bytes` (plus what readers' sockets hold).
+    pub fn from_ring_bytes(ring_bytes: usize) -> Self {
+        StoreLimits {
+            ring_bytes,
+            catch_up_bytes: ring_bytes.max(16 * FILE_READ_BYTES),
+        }
+    }
+}
+
+/// A cheap-to-clone handle to the one log this process serves.
+#[derive(Clone)]
+pub struct LogStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// The unlinked temp file. Written only by the upload, with `pwrite`;
+    /// read by catching-up readers with `pread`, so no seek position is shared.
+    file: Arc<File>,
+    ring: Mutex<Ring>,
+    progress: watch::Sender<Progress>,
+    /// Bytes of file-read buffers that may be in flight at once.
+    catch_up: Arc<Semaphore>,
+}
+
+impl fmt::Debug for LogStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogStore")
+            .field("progress", &self.progress())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogStore {
+    /// Creates the store with its temp file in `dir`.
+    ///
+    /// The file is unlinked at creation (`tempfile::tempfile_in`), so nothing
+    /// is left behind however the process ends, `kill -9` included.
+    ///
+    /// # Errors
+    /// The I/O error from creating the file (missing or unwritable `dir`).
+    pub fn create_in(dir: &Path, limits: StoreLimits) -> io::Result<Self> {
+        let file = tempfile::tempfile_in(dir)?;
+        Ok(Self::with_file(file, limits))
+    }
+
+    /// Creates the store over an already-open, empty, read-write `file`.
+    pub fn with_file(file: File, limits: StoreLimits) -> Self {
+        let (progress, _) = watch::channel(Progress {
+            len: 0,
+            phase: Phase::AwaitingUpload,
+        });
+        // A semaphore counts in u32 permits; budgets past 4 GiB are clamped.
+        let catch_up = limits
+            .catch_up_bytes
+            .clamp(FILE_READ_BYTES, u32::MAX as usize);
+        LogStore {
+            shared: Arc::new(Shared {
+                file: Arc::new(file),
+                ring: Mutex::new(Ring::new(limits.ring_bytes)),
+                progress,
+                catch_up: Arc::new(Semaphore::new(catch_up)),
+            }),
+        }
+    }
+
+    /// The stored length and phase right now.
+    pub fn progress(&self) -> Progress {
+        *self.shared.progress.borrow()
+    }
+
+    /// Claims the one upload this store accepts.
+    ///
+    /// # Errors
+    /// [`UploadConflict`] with the current phase if an upload already started
+    /// (running, complete or broken): a log is written once.
+    pub fn begin_upload(&self) -> Result<Upload, UploadConflict> {
+        let claimed = self.shared.progress.send_if_modified(|p| {
+            if p.phase == Phase::AwaitingUpload {
+                p.phase = Phase::Uploading;
+                true
+            } else {
+                false
+            }
+        });
+        if claimed {
+            Ok(Upload {
+                store: self.clone(),
+                len: 0,
+                done: false,
+            })
+        } else {
+            Err(UploadConflict(self.progress().phase))
+        }
+    }
+
+    /// A reader positioned at byte `start`, reading up to `end` (exclusive;
+    /// `None` follows the log until the upload ends).
+    pub fn cursor(&self, start: u64, end: Option<u64>) -> Cursor {
+        Cursor {
+            store: self.clone(),
+            pos: start,
+            end,
+            progress: self.shared.progress.subscribe(),
+        }
+    }
+
+    /// Resolves when the log is final (complete or broken).
+    pub async fn wait_final(&self) -> Progress {
+        let mut rx = self.shared.progress.subscribe();
+        // The sender lives as long as `self`, so `wait_for` cannot fail here;
+        // fall back to the current value rather than unwrap.
+        match rx.wait_for(|p| p.phase.is_final()).await {
+            Ok(p) => *p,
+            Err(_) => self.progress(),
+        }
+    }
+
+    fn ring(&self) -> MutexGuard<'_, Ring> {
+        // A panic while holding this lock cannot leave the ring inconsistent
+        // in a way readers could observe (each mutation is one push/pop), so a
+        // poisoned lock is simply taken over.
+        self.shared
+            .ring
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A second upload was attempted; carries the phase the log is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadConflict(pub Phase);
+
+impl fmt::Display for UploadConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Phase::Uploading => f.write_str("an upload is already in progress"),
+            _ => f.write_str("the log was already uploaded; livelog accepts one upload"),
+        }
+    }
+}
+
+impl std::error::Error for UploadConflict {}
+
+/// The writing end of the log. Dropping it without [`Upload::finish`] marks
+/// the log broken, so an upload cut off any way at all (a cancelled task
+/// included) never looks complete to a reader.
+pub struct Upload {
+    store: LogStore,
+    len: u64,
+    done: bool,
+}
+
+impl Upload {
+    /// Appends `chunk`: writes it to the file, then makes it visible to
+    /// readers (ring + notifier). Never waits for a reader.
+    ///
+    /// The file write is a `pwrite` on the calling task: it lands in the page
+    /// cache in microseconds, and a blocking-pool round trip per chunk would
+    /// cost more than the write and add to every reader's latency.
+    ///
+    /// # Errors
+    /// The I/O error from the write (`ENOSPC`, `EFBIG`, `EIO`, ...). The log is
+    /// then marked broken: readers get the bytes stored before it and an
+    /// incomplete end.
+    pub fn append(&mut self, chunk: Bytes) -> io::Result<()> {
+        let mut written = 0;
+        let mut failure = None;
+        while written < chunk.len() {
+            match self
+                .store
+                .shared
+                .file
+                .write_at(&chunk[written..], self.len + written as u64)
+            {
+                Ok(0) => {
+                    failure = Some(io::Error::from(io::ErrorKind::WriteZero));
+                    break;
+                }
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        // Publish what reached the file, even when the write stopped short
+        // (a file-size limit lets part of a chunk through): those bytes are
+        // stored, and readers get exactly them before the incomplete end.
+        if written > 0 {
+            let offset = self.len;
+            self.len += written as u64;
+            self.store.ring().push(offset, chunk.slice(..written));
+            let len = self.len;
+            self.store.shared.progress.send_modify(|p| p.len = len);
+        }
+        match failure {
+            None => Ok(()),
+            Some(err) => {
+                self.end(Phase::Broken);
+                Err(err)
+            }
+        }
+    }
+
+    /// Bytes stored by this upload so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// `true` while nothing has been stored.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Ends the upload cleanly: the log is complete at its current length.
+    pub fn finish(mut self) {
+        self.end(Phase::Complete);
+    }
+
+    /// Ends the upload as broken: readers end incomplete after the stored bytes.
+    pub fn abort(mut self) {
+        self.end(Phase::Broken);
+    }
+
+    fn end(&mut self, phase: Phase) {
+        if !self.done {
+            self.done = true;
+            self.store.shared.progress.send_modify(|p| p.phase = phase);
+        }
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        self.end(Phase::Broken);
+    }
+}
+
+/// The upload broke before the range a reader asked for was stored; its
+/// response must end incomplete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Incomplete {
+    /// Bytes stored when the upload broke.
+    pub stored: u64,
+}
+
+impl fmt::Display for Incomplete {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the upload broke after {} bytes; the log is incomplete",
+            self.stored
+        )
+    }
+}
+
+impl std::error::Error for Incomplete {}
+
+/// Errors a [`Cursor`] can end with.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The upload broke; the response must end incomplete.
+    Incomplete(Incomplete),
+    /// Reading the temp file failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Incomplete(e) => e.fmt(f),
+            ReadError::Io(e) => write!(f, "reading the log file failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// One reader's position in the log. Small and fixed-size: a position, an
+/// end, and a notifier subscription.
+pub struct Cursor {
+    store: LogStore,
+    pos: u64,
+    end: Option<u64>,
+    progress: watch::Receiver<Progress>,
+}
+
+impl Cursor {
+    /// The next byte this cursor will return.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// The next chunk of the log, waiting for the upload if the cursor is at
+    /// the head.
+    ///
+    /// Returns `Ok(None)` when the cursor reached its end or the log is
+    /// complete, `Err(ReadError::Incomplete)` when the upload broke before
+    /// that.
+    ///
+    /// # Errors
+    /// See above; also [`ReadError::Io`] if the temp file cannot be read.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, ReadError> {
+        loop {
+            if self.end.is_some_and(|end| self.pos >= end) {
+                return Ok(None);
+            }
+            let progress = *self.progress.borrow_and_update();
+            if self.pos < progress.len {
+                let limit = self.end.map_or(progress.len, |end| end.min(progress.len));
+                let chunk = self.read(limit).await?;
+                self.pos += chunk.len() as u64;
+                return Ok(Some(chunk));
+            }
+            match progress.phase {
+                Phase::Complete => return Ok(None),
+                Phase::Broken => {
+                    return Err(ReadError::Incomplete(Incomplete {
+                        stored: progress.len,
+                    }));
+                }
+                Phase::AwaitingUpload | Phase::Uploading => {
+                    // At the head: sleep until the writer publishes more.
+                    if self.progress.changed().await.is_err() {
+                        // The store (and so the sender) outlives every
+                        // cursor; treat the impossible as a broken log
+                        // rather than a clean end.
+                        return Err(ReadError::Incomplete(Incomplete {
+                            stored: progress.len,
+                        }));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads from `self.pos` up to `limit` (exclusive; `pos < limit <=
+    /// stored length`): a ring slice if the ring still holds `pos`, else a
+    /// positional read of the file.
+    async fn read(&self, limit: u64) -> Result<Bytes, ReadError> {
+        if let Some(chunk) = self.store.ring().slice(self.pos, limit) {
+            return Ok(chunk);
+        }
+        let want = (limit - self.pos).min(FILE_READ_BYTES as u64) as usize;
+        let permit = Arc::clone(&self.store.shared.catch_up)
+            .acquire_many_owned(want as u32)
+            .await
+            .map_err(|_| ReadError::Io(io::Error::other("the store is closed")))?;
+        let file = Arc::clone(&self.store.shared.file);
+        let pos = self.pos;
+        let buf = tokio::task::spawn_blocking(move || read_exact_at(&file, pos, want))
+            .await
+            .map_err(|e| ReadError::Io(io::Error::other(e)))?
+            .map_err(ReadError::Io)?;
+        Ok(Bytes::from_owner(Budgeted {
+            buf,
+            _permit: permit,
+        }))
+    }
+}
+
+/// A file-read buffer that returns its bytes to the catch-up budget when the
+/// connection has written (and dropped) it.
+struct Budgeted {
+    buf: Vec<u8>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl AsRef<[u8]> for Budgeted {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+fn read_exact_at(file: &File, pos: u64, len: usize) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0; len];
+    // Only bytes below the published length are asked for, and they were
+    // written before being published, so a short read means the file changed
+    // under us: report it rather than return a hole.
+    file.read_exact_at(&mut buf, pos)?;
+    Ok(buf)
+}
+
+/// The most recent chunks of the log, within a byte budget.
+struct Ring {
+    /// `(offset of the chunk's first byte in the log, chunk)`, oldest first,
+    /// contiguous: each chunk starts where the previous one ends.
+    chunks: VecDeque<(u64, Bytes)>,
+    /// Sum of the chunks' lengths, in bytes.
+    bytes: usize,
+    /// The byte budget.
+    capacity: usize,
+}
+
+impl Ring {
+    fn new(capacity: usize) -> Self {
+        Ring {
+            chunks: VecDeque::new(),
+            bytes: 0,
+            capacity,
+        }
+    }
+
+    fn push(&mut self, offset: u64, chunk: Bytes) {
+        if self.capacity == 0 {
+            return;
+        }
+        // Merged or appended, the ring grows by exactly the chunk's length.
+        let added = chunk.len();
+        let merged = match self.chunks.back_mut() {
+            Some((_, last))
+                if chunk.len() < MERGE_BELOW_BYTES
+                    && last.len() + chunk.len() <= MERGE_BELOW_BYTES =>
+            {
+                // Copy both into one small buffer; readers holding the old
+                // `last` keep their own reference to it.
+                let mut both = BytesMut::with_capacity(last.len() + chunk.len());
+                both.extend_from_slice(last);
+                both.extend_from_slice(&chunk);
+                *last = both.freeze();
+                true
+            }
+            _ => false,
+        };
+        if !merged {
+            // A tiny chunk that could not be merged is copied out anyway, so
+            // it does not pin the (much larger) receive buffer it slices.
+            let chunk = if chunk.len() < MERGE_BELOW_BYTES {
+                Bytes::copy_from_slice(&chunk)
+            } else {
+                chunk
+            };
+            self.chunks.push_back((offset, chunk));
+        }
+        self.bytes += added;
+        while self.bytes > self.capacity {
+            match self.chunks.pop_front() {
+                Some((_, old)) => self.bytes -= old.len(),
+                None => break,
+            }
+        }
+    }
+
+    /// The bytes from `pos` to the end of the chunk holding it (but not past
+    /// `limit`), or `None` if `pos` is older than the ring (or not yet in it).
+    fn slice(&self, pos: u64, limit: u64) -> Option<Bytes> {
+        let (first, _) = self.chunks.front()?;
+        if pos < *first {
+            return None;
+        }
+        // Chunks are contiguous and sorted by offset: binary search for the
+        // last chunk starting at or before `pos`.
+        let idx = self.chunks.partition_point(|(off, _)| *off <= pos) - 1;
+        let (off, chunk) = &self.chunks[idx];
+        let from = (pos - off) as usize;
+        if from >= chunk.len() {
+            return None;
+        }
+        let to = chunk.len().min((limit - off) as usize);
+        Some(chunk.slice(from..to))
+    }
+}
