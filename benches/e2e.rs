@@ -1,0 +1,2 @@
+//! End-to-end benchmarks (placeholder while being written).
+fn main() {}

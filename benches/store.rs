@@ -1,0 +1,2 @@
+//! Store microbenchmarks (placeholder while being written).
+fn main() {}
