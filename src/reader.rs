@@ -27,6 +27,10 @@ use crate::store::{Cursor, LogStore};
 /// taken.
 pub const RETRY_AFTER_SECS: u64 = 5;
 
+/// How long a failing body waits before reporting the failure, so the stored
+/// bytes already handed to hyper reach the socket first.
+const FLUSH_BEFORE_FAILING: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Headers a browser's `fetch()` may read from a cross-origin response
 /// (the fetch standard's CORS-safelisted response headers exclude these).
 const EXPOSE_HEADERS: &str = "Content-Length, Content-Range, Accept-Ranges";
@@ -119,9 +123,7 @@ impl Readers {
             Selection::Unsatisfiable { current_length } => {
                 let mut resp = with_cors(plain(
                     StatusCode::RANGE_NOT_SATISFIABLE,
-                    &format!(
-                        "range not satisfiable: the log has {current_length} bytes now\n"
-                    ),
+                    &format!("range not satisfiable: the log has {current_length} bytes now\n"),
                 ));
                 insert(
                     &mut resp,
@@ -137,7 +139,10 @@ impl Readers {
             empty()
         } else {
             let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
-                tracing::warn!(max = self.max_readers, "reader refused: all reader slots taken");
+                tracing::warn!(
+                    max = self.max_readers,
+                    "reader refused: all reader slots taken"
+                );
                 let mut resp = plain(
                     StatusCode::SERVICE_UNAVAILABLE,
                     &format!(
@@ -145,7 +150,11 @@ impl Readers {
                         self.max_readers
                     ),
                 );
-                insert(&mut resp, header::RETRY_AFTER, &RETRY_AFTER_SECS.to_string());
+                insert(
+                    &mut resp,
+                    header::RETRY_AFTER,
+                    &RETRY_AFTER_SECS.to_string(),
+                );
                 return with_cors(resp);
             };
             stream_body(self.store.cursor(start, end), slot)
@@ -180,7 +189,14 @@ fn stream_body(cursor: Cursor, slot: OwnedSemaphorePermit) -> ResponseBody {
         match cursor.next_chunk().await {
             Ok(Some(chunk)) => Some((Ok(Frame::data(chunk)), Some((cursor, slot)))),
             Ok(None) => None,
-            Err(err) => Some((Err(BoxError::from(err)), None)),
+            Err(err) => {
+                // hyper drops whatever it still buffers for this socket the
+                // moment a body fails. Pause first: hyper flushes while the
+                // body is pending, so a reader keeping up receives every
+                // stored byte before the incomplete end.
+                tokio::time::sleep(FLUSH_BEFORE_FAILING).await;
+                Some((Err(BoxError::from(err)), None))
+            }
         }
     });
     StreamBody::new(chunks).boxed_unsync()
@@ -193,14 +209,22 @@ fn preflight() -> Response<ResponseBody> {
     *resp.status_mut() = StatusCode::NO_CONTENT;
     insert(&mut resp, header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
     insert(&mut resp, header::ACCESS_CONTROL_ALLOW_METHODS, "GET, HEAD");
-    insert(&mut resp, header::ACCESS_CONTROL_ALLOW_HEADERS, "Range, If-Range");
+    insert(
+        &mut resp,
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        "Range, If-Range",
+    );
     insert(&mut resp, header::ACCESS_CONTROL_MAX_AGE, "86400");
     resp
 }
 
 fn with_cors(mut resp: Response<ResponseBody>) -> Response<ResponseBody> {
     insert(&mut resp, header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
-    insert(&mut resp, header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSE_HEADERS);
+    insert(
+        &mut resp,
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        EXPOSE_HEADERS,
+    );
     resp
 }
 

@@ -1,0 +1,494 @@
+//! The core contract (issue 2): one upload streamed live to token-checked
+//! readers, against the real binary over real sockets.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{Daemon, TOKEN, Uploader, client, curl, pattern, read_response, self_signed_cert};
+
+/// Reads a streaming body to its end; `Err` if it ended incomplete.
+fn read_all(resp: reqwest::blocking::Response) -> Result<Vec<u8>, std::io::Error> {
+    let mut body = Vec::new();
+    let mut resp = resp;
+    resp.read_to_end(&mut body).map(|_| body)
+}
+
+#[test]
+fn write_then_read_with_curl() {
+    let d = Daemon::start();
+    let data = pattern(300_000, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("log.bin");
+    std::fs::write(&file, &data).unwrap();
+
+    let (code, out, err) = curl(&["-sS", "-T", file.to_str().unwrap(), &d.put_url()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        String::from_utf8_lossy(&out).starts_with("created: stored 300000 bytes"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+
+    let resp = client().get(d.get_url()).send().unwrap();
+    assert_eq!(resp.status(), 200);
+    let h = resp.headers();
+    assert_eq!(h["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(
+        h["content-length"], "300000",
+        "a completed log has a length"
+    );
+    assert_eq!(h["access-control-allow-origin"], "*");
+    let exposed = h["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for name in ["Content-Length", "Content-Range", "Accept-Ranges"] {
+        assert!(exposed.contains(name), "{exposed}");
+    }
+    assert_eq!(read_all(resp).unwrap(), data);
+}
+
+#[test]
+fn upload_with_content_length_and_expect_continue() {
+    let d = Daemon::start();
+    let data = pattern(10_000, 2);
+    let mut s = TcpStream::connect(d.put).unwrap();
+    write!(
+        s,
+        "PUT /log HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        data.len()
+    )
+    .unwrap();
+    // The server must invite the body before we send it.
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut line = String::new();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    r.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 100"), "{line:?}");
+    let mut blank = String::new();
+    r.read_line(&mut blank).unwrap();
+    assert_eq!(blank, "\r\n");
+    s.write_all(&data).unwrap();
+    drop(r);
+    let (status, body) = read_response(&mut s);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        read_all(client().get(d.get_url()).send().unwrap()).unwrap(),
+        data
+    );
+}
+
+#[test]
+fn five_thousand_paced_chunks_reach_concurrent_readers_exactly() {
+    let d = Daemon::start();
+    let chunks: Vec<Vec<u8>> = (0..5000)
+        .map(|i| format!("chunk {i:05} {}\n", "x".repeat(i % 97)).into_bytes())
+        .collect();
+    let want: Vec<u8> = chunks.concat();
+
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let url = d.get_url();
+            thread::spawn(move || read_all(client().get(url).send().unwrap()))
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(200));
+    let mut up = Uploader::start(d.put);
+    for (i, c) in chunks.iter().enumerate() {
+        up.chunk(c);
+        if i % 50 == 0 {
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+    let (status, _) = up.finish();
+    assert_eq!(status, 201);
+    for r in readers {
+        let got = r.join().unwrap().expect("complete response");
+        assert_eq!(got.len(), want.len());
+        assert!(got == want, "bytes differ");
+    }
+}
+
+#[test]
+fn wrong_or_missing_token_is_denied() {
+    let d = Daemon::start();
+    let c = client();
+    for path in [
+        "/log/wrong",
+        "/log/",
+        "/log",
+        "/log/secretpuppyx",
+        "/log/secretpupp",
+    ] {
+        let resp = c.get(format!("http://{}{path}", d.get)).send().unwrap();
+        assert_eq!(resp.status(), 401, "{path}");
+        assert_eq!(resp.text().unwrap(), "Access denied\n", "{path}");
+    }
+    let resp = c.get(format!("http://{}/other", d.get)).send().unwrap();
+    assert_eq!(resp.status(), 404);
+    let resp = c.put(d.get_url()).body("x").send().unwrap();
+    assert_eq!(resp.status(), 405);
+    let resp = c.post(d.get_url()).body("x").send().unwrap();
+    assert_eq!(resp.status(), 405);
+}
+
+#[test]
+fn upload_port_routes_and_methods() {
+    let d = Daemon::start();
+    let c = client();
+    let resp = c.get(d.put_url()).send().unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "PUT");
+    let resp = c
+        .put(format!("http://{}/other", d.put))
+        .body("x")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    // Neither touched the log: the one upload is still available.
+    let resp = c.put(d.put_url()).body("hello\n").send().unwrap();
+    assert_eq!(resp.status(), 201);
+    assert_eq!(
+        c.get(d.get_url()).send().unwrap().text().unwrap(),
+        "hello\n"
+    );
+}
+
+#[test]
+fn reader_before_upload_waits_then_streams() {
+    let d = Daemon::start();
+    let url = d.get_url();
+    let reader = thread::spawn(move || {
+        let resp = client().get(url).send().unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers().get("content-length").is_none());
+        read_all(resp)
+    });
+    thread::sleep(Duration::from_millis(500));
+    assert!(!reader.is_finished(), "the reader waits for the upload");
+    let mut up = Uploader::start(d.put);
+    up.chunk(b"first\n");
+    thread::sleep(Duration::from_millis(100));
+    up.chunk(b"second\n");
+    assert_eq!(up.finish().0, 201);
+    assert_eq!(reader.join().unwrap().unwrap(), b"first\nsecond\n");
+}
+
+#[test]
+fn second_upload_conflicts_and_leaves_the_first_untouched() {
+    let d = Daemon::start();
+    let mut up = Uploader::start(d.put);
+    up.chunk(b"one\n");
+    let c = client();
+    let resp = c.put(d.put_url()).body("intruder\n").send().unwrap();
+    assert_eq!(resp.status(), 409);
+    let reason = resp.text().unwrap();
+    assert!(reason.contains("in progress"), "{reason}");
+    assert_eq!(reason.lines().count(), 1);
+    up.chunk(b"two\n");
+    assert_eq!(up.finish().0, 201);
+    let resp = c.put(d.put_url()).body("late\n").send().unwrap();
+    assert_eq!(resp.status(), 409);
+    assert_eq!(
+        c.get(d.get_url()).send().unwrap().text().unwrap(),
+        "one\ntwo\n"
+    );
+}
+
+#[test]
+fn aborted_upload_ends_every_reader_incomplete() {
+    let d = Daemon::start();
+    // An early reader, with curl as a user would run it.
+    let url = d.get_url();
+    let early = thread::spawn(move || curl(&["-sN", &url]));
+    thread::sleep(Duration::from_millis(300));
+    let mut up = Uploader::start(d.put);
+    up.chunk(b"partial line 1\n");
+    up.chunk(b"partial line 2\n");
+    thread::sleep(Duration::from_millis(200));
+    up.abort();
+    let (code, out, _) = early.join().unwrap();
+    assert_ne!(code, 0, "curl must see the log as incomplete");
+    assert_eq!(out, b"partial line 1\npartial line 2\n");
+
+    // A later reader gets the stored bytes and the same incomplete end.
+    let (code, out, _) = curl(&["-sN", "--max-time", "10", &d.get_url()]);
+    assert_ne!(code, 0);
+    assert_ne!(code, 28, "must end at once, not hang");
+    assert_eq!(out, b"partial line 1\npartial line 2\n");
+    let resp = client().get(d.get_url()).send().unwrap();
+    assert!(resp.headers().get("content-length").is_none());
+    assert!(read_all(resp).is_err());
+    // And the daemon stays up.
+    let resp = client()
+        .get(format!("http://{}/log/nope", d.get))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+}
+
+#[test]
+fn missing_token_exits_naming_it() {
+    for builder in [
+        Daemon::builder().without("ACCESS_TOKEN"),
+        Daemon::builder().env("ACCESS_TOKEN", ""),
+    ] {
+        let (status, stderr) = builder.run_to_exit(Duration::from_secs(5));
+        assert!(!status.success());
+        assert!(stderr.contains("ACCESS_TOKEN"), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
+}
+
+#[test]
+fn token_never_appears_in_logs() {
+    let d = Daemon::builder().env("DEBUG", "*").start();
+    let c = client();
+    c.put(d.put_url()).body("log\n").send().unwrap();
+    c.get(d.get_url()).send().unwrap().text().unwrap();
+    c.get(format!("http://{}/log/{TOKEN}-guess", d.get))
+        .send()
+        .unwrap();
+    c.get(format!("http://{}/{TOKEN}", d.get)).send().unwrap();
+    assert!(d.wait_for_log("status=401", Duration::from_secs(5)));
+    assert!(d.wait_for_log("/<redacted>", Duration::from_secs(5)));
+    let logs = d.stderr();
+    assert!(logs.contains("/log/<redacted>"), "{logs}");
+    assert!(!logs.contains(TOKEN), "{logs}");
+}
+
+#[test]
+fn upload_port_is_bound_to_loopback() {
+    let d = Daemon::start();
+    assert!(d.put.ip().is_loopback(), "{}", d.put);
+    assert!(d.get_bound.ip().is_unspecified(), "{}", d.get_bound);
+}
+
+#[test]
+fn temp_file_is_unlinked_even_after_sigkill() {
+    let d = Daemon::builder().own_temp_dir().start();
+    let dir = d.temp_dir().unwrap().to_owned();
+    let mut up = Uploader::start(d.put);
+    up.chunk(&pattern(100_000, 3));
+    // Wait until the bytes are stored (a reader sees them).
+    let resp = client()
+        .get(d.get_url())
+        .header("Range", "bytes=0-99999")
+        .send()
+        .unwrap();
+    assert_eq!(resp.bytes().unwrap().len(), 100_000);
+    let listing = || std::fs::read_dir(&dir).unwrap().count();
+    assert_eq!(listing(), 0, "the temp file is unlinked at creation");
+    // The daemon really holds a deleted file there.
+    let fds: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", d.pid()))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.unwrap().path()).ok())
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        fds.iter()
+            .any(|p| p.starts_with(dir.to_str().unwrap()) && p.ends_with("(deleted)")),
+        "{fds:?}"
+    );
+    d.signal("KILL");
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(listing(), 0, "nothing left behind after SIGKILL");
+    drop(up);
+}
+
+#[test]
+fn sigterm_exits_zero_and_lets_a_complete_log_drain() {
+    let mut d = Daemon::start();
+    let data = pattern(2_000_000, 4);
+    let resp = client().put(d.put_url()).body(data.clone()).send().unwrap();
+    assert_eq!(resp.status(), 201);
+    // A reader mid-way through a complete log when SIGTERM arrives.
+    let mut s = TcpStream::connect(d.get).unwrap();
+    write!(s, "GET /log/{TOKEN} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    thread::sleep(Duration::from_millis(100));
+    d.signal("TERM");
+    let mut got = Vec::new();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.read_to_end(&mut got).unwrap();
+    assert!(got.ends_with(&data), "the reader finished within the grace");
+    let status = d.wait_exit(Duration::from_secs(10)).expect("exits");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn sigterm_ends_a_live_read_incomplete_and_exits_zero() {
+    let mut d = Daemon::start();
+    let mut up = Uploader::start(d.put);
+    up.chunk(b"still running\n");
+    let url = d.get_url();
+    let reader = thread::spawn(move || curl(&["-sN", "--max-time", "30", &url]));
+    thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    d.signal("TERM");
+    let status = d.wait_exit(Duration::from_secs(15)).expect("exits");
+    assert_eq!(status.code(), Some(0));
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    let (code, out, _) = reader.join().unwrap();
+    assert_eq!(out, b"still running\n");
+    assert_ne!(code, 0, "a log cut off by shutdown is incomplete");
+    drop(up);
+}
+
+fn tls_daemon() -> (Daemon, tempfile::TempDir, std::path::PathBuf, String) {
+    let (dir, cert, key, cert_pem) = self_signed_cert();
+    let d = Daemon::builder()
+        .env("SERVER_CRT_FILE", cert.to_str().unwrap())
+        .env("SERVER_KEY_FILE", key.to_str().unwrap())
+        .start();
+    (d, dir, cert, cert_pem)
+}
+
+#[test]
+fn get_over_tls_http1_and_http2() {
+    let (d, _dir, cert, cert_pem) = tls_daemon();
+    assert!(d.stderr().contains("tls=on"), "{}", d.stderr());
+    let data = pattern(200_000, 5);
+    assert_eq!(
+        client()
+            .put(d.put_url())
+            .body(data.clone())
+            .send()
+            .unwrap()
+            .status(),
+        201
+    );
+    let root = reqwest::Certificate::from_pem(cert_pem.as_bytes()).unwrap();
+    let tls_client = |h2: bool| {
+        let b = reqwest::blocking::Client::builder()
+            .no_proxy()
+            .add_root_certificate(root.clone())
+            .resolve("localhost", d.get);
+        let b = if h2 {
+            b.http2_prior_knowledge()
+        } else {
+            b.http1_only()
+        };
+        b.build().unwrap()
+    };
+    for h2 in [false, true] {
+        let resp = tls_client(h2).get(d.https_url()).send().unwrap();
+        assert_eq!(resp.status(), 200);
+        let want = if h2 {
+            reqwest::Version::HTTP_2
+        } else {
+            reqwest::Version::HTTP_11
+        };
+        assert_eq!(resp.version(), want);
+        assert_eq!(read_all(resp).unwrap(), data);
+    }
+    // curl negotiates HTTP/2 by ALPN, as a browser would.
+    let port = d.get.port().to_string();
+    let (code, out, err) = curl(&[
+        "-sS",
+        "--http2",
+        "--cacert",
+        cert.to_str().unwrap(),
+        "--resolve",
+        &format!("localhost:{port}:127.0.0.1"),
+        "-w",
+        "%{http_version}",
+        "-o",
+        "/dev/null",
+        &d.https_url(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(String::from_utf8_lossy(&out), "2");
+    // Plain HTTP on the TLS port is refused, not served.
+    let resp = client().get(d.get_url()).send();
+    assert!(resp.is_err() || resp.unwrap().status() != 200);
+}
+
+#[test]
+fn live_http2_reader_is_incomplete_when_upload_breaks() {
+    let (d, _dir, cert, _) = tls_daemon();
+    let mut up = Uploader::start(d.put);
+    up.chunk(b"line\n");
+    let port = d.get.port().to_string();
+    let url = d.https_url();
+    let cert = cert.to_str().unwrap().to_owned();
+    let reader = thread::spawn(move || {
+        curl(&[
+            "-sN",
+            "--http2",
+            "--cacert",
+            &cert,
+            "--resolve",
+            &format!("localhost:{port}:127.0.0.1"),
+            &url,
+        ])
+    });
+    thread::sleep(Duration::from_millis(500));
+    up.abort();
+    let (code, out, _) = reader.join().unwrap();
+    assert_eq!(out, b"line\n");
+    assert_ne!(code, 0);
+}
+
+/// The README's three-terminal example, as written: a paced `curl -T -`
+/// upload and a `curl -N` reader that sees each line as it is written and
+/// exits 0 at the end.
+#[test]
+fn readme_example_streams_each_line_as_written() {
+    let d = Daemon::start();
+    let mut reader = Command::new("curl")
+        .args(["-sN", &d.get_url()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = reader.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let _ = tx.send((line.unwrap(), Instant::now()));
+        }
+    });
+    thread::sleep(Duration::from_millis(300));
+    // README: (for i in $(seq 1 500); do echo "Log line $i"; sleep 1; done) | curl -T - …
+    // (shortened to 8 lines, 0.25 s apart)
+    let mut writer = Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "(for i in $(seq 1 8); do echo \"Log line $i\"; sleep 0.25; done) | curl -sS -T - {}",
+                d.put_url()
+            ),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    for i in 1..=8 {
+        let (line, at) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(line, format!("Log line {i}"));
+        // Line i is written at about (i-1) * 0.25 s; it must show up then,
+        // not at the end of the upload (generous bound for a busy machine).
+        let written_by = Duration::from_millis(250 * (i - 1));
+        assert!(
+            at.duration_since(started) < written_by + Duration::from_millis(1500),
+            "line {i} arrived late: {:?}",
+            at.duration_since(started)
+        );
+    }
+    let status = writer.wait().unwrap();
+    assert!(status.success());
+    let mut reply = String::new();
+    writer
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut reply)
+        .unwrap();
+    assert!(reply.starts_with("created: stored"), "{reply}");
+    let status = reader.wait().unwrap();
+    assert!(status.success(), "the reading curl exits 0");
+}
