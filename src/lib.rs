@@ -6,15 +6,15 @@
 //! another reader, and never loses data.
 //!
 //! Modules, one responsibility each:
-//! * [`config`]: the environment, typed and checked;
-//! * [`store`]: the log itself (temp file, ring of recent chunks, notifier);
-//! * [`upload`]: `PUT /log`;
-//! * [`reader`]: `GET`/`HEAD /log/<token>`;
-//! * [`ranges`]: RFC 9110 / RFC 8673 byte ranges of a live log;
-//! * [`tls`]: HTTPS for the reader port;
-//! * [`server`]: listeners, connections, timeouts;
-//! * [`shutdown`]: signals;
-//! * [`logging`]: the subscriber and the per-request line.
+//! * [`config`] — the environment, typed and checked;
+//! * [`store`] — the log itself (temp file, ring of recent chunks, notifier);
+//! * [`upload`] — `PUT /log`;
+//! * [`reader`] — `GET`/`HEAD /log/<token>`;
+//! * [`ranges`] — RFC 9110 / RFC 8673 byte ranges of a live log;
+//! * [`tls`] — HTTPS for the reader port;
+//! * [`server`] — listeners, connections, timeouts;
+//! * [`shutdown`] — signals;
+//! * [`logging`] — the subscriber and the per-request line.
 //!
 //! [`run`] is what the binary calls; [`Server`] lets tests and embedders bind
 //! first, learn the addresses, and serve until a future of their choosing.
