@@ -27,6 +27,15 @@ pub const DEFAULT_STALL_TIMEOUT_SECS: u64 = 300;
 pub const DEFAULT_MAX_READERS: usize = 10_000;
 /// Default request-header timeout in seconds (`LIVELOG_HEADER_TIMEOUT_SECS`).
 pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+/// Largest timeout accepted, in seconds (365 days), for
+/// `LIVELOG_STALL_TIMEOUT_SECS` and `LIVELOG_HEADER_TIMEOUT_SECS`. Deadlines
+/// are computed as "now + timeout"; near `u64::MAX` seconds that overflows
+/// and would panic every connection, so such values are refused at startup.
+pub const MAX_TIMEOUT_SECS: u64 = 365 * 24 * 60 * 60;
+/// Largest `LIVELOG_MAX_READERS` accepted: 2^20, the kernel's default cap on
+/// a process's open files (`fs.nr_open`), each reader needing one. (The
+/// reader slots are a `tokio` semaphore, which panics past 2^61 permits.)
+pub const MAX_READERS_LIMIT: usize = 1 << 20;
 
 /// The variables livelog reads, with a one-line description each; `--help`
 /// prints this table.
@@ -173,9 +182,9 @@ impl Config {
     {
         let vars: RawVars = envy::from_iter(pairs.into_iter().map(|(k, v)| (k.into(), v.into())))
             .map_err(|e| ConfigError {
-                message: format!("cannot read the environment: {e}"),
-                exit_code: 1,
-            })?;
+            message: format!("cannot read the environment: {e}"),
+            exit_code: 1,
+        })?;
         Self::from_vars(vars)
     }
 
@@ -224,18 +233,26 @@ impl Config {
         }
         config.debug = v.debug.is_some_and(|d| !d.is_empty());
         if let Some(s) = v.livelog_ring_bytes {
-            config.ring_bytes = parse_number("LIVELOG_RING_BYTES", &s, 0)?;
+            config.ring_bytes = parse_number("LIVELOG_RING_BYTES", &s, 0, usize::MAX)?;
         }
         if let Some(s) = v.livelog_stall_timeout_secs {
-            config.stall_timeout =
-                Duration::from_secs(parse_number("LIVELOG_STALL_TIMEOUT_SECS", &s, 1)?);
+            config.stall_timeout = Duration::from_secs(parse_number(
+                "LIVELOG_STALL_TIMEOUT_SECS",
+                &s,
+                1,
+                MAX_TIMEOUT_SECS,
+            )?);
         }
         if let Some(s) = v.livelog_max_readers {
-            config.max_readers = parse_number("LIVELOG_MAX_READERS", &s, 1)?;
+            config.max_readers = parse_number("LIVELOG_MAX_READERS", &s, 1, MAX_READERS_LIMIT)?;
         }
         if let Some(s) = v.livelog_header_timeout_secs {
-            config.header_timeout =
-                Duration::from_secs(parse_number("LIVELOG_HEADER_TIMEOUT_SECS", &s, 1)?);
+            config.header_timeout = Duration::from_secs(parse_number(
+                "LIVELOG_HEADER_TIMEOUT_SECS",
+                &s,
+                1,
+                MAX_TIMEOUT_SECS,
+            )?);
         }
         Ok(config)
     }
@@ -275,14 +292,16 @@ fn parse_port(name: &str, value: &str, nan_code: i32, range_code: i32) -> Result
     })
 }
 
-fn parse_number<T>(name: &str, value: &str, min: T) -> Result<T, ConfigError>
+/// A whole number in `min..=max`, else an error naming the variable and
+/// the range.
+fn parse_number<T>(name: &str, value: &str, min: T, max: T) -> Result<T, ConfigError>
 where
     T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
 {
     match value.trim().parse::<T>() {
-        Ok(n) if n >= min => Ok(n),
+        Ok(n) if n >= min && n <= max => Ok(n),
         _ => Err(ConfigError::new(format!(
-            "{name}={value:?} is not a whole number >= {min}"
+            "{name}={value:?} is not a whole number in {min}..={max}"
         ))),
     }
 }
@@ -421,6 +440,66 @@ mod tests {
     fn debug_output_never_shows_the_token() {
         let c = Config::new("secretpuppy");
         assert!(!format!("{c:?}").contains("secretpuppy"));
+    }
+
+    /// `(variable, min, max)` of every numeric limit.
+    const LIMITS: [(&str, u128, u128); 4] = [
+        ("LIVELOG_RING_BYTES", 0, usize::MAX as u128),
+        ("LIVELOG_STALL_TIMEOUT_SECS", 1, MAX_TIMEOUT_SECS as u128),
+        ("LIVELOG_MAX_READERS", 1, MAX_READERS_LIMIT as u128),
+        ("LIVELOG_HEADER_TIMEOUT_SECS", 1, MAX_TIMEOUT_SECS as u128),
+    ];
+
+    /// The value a parsed config holds for `var`.
+    fn limit_value(c: &Config, var: &str) -> u128 {
+        match var {
+            "LIVELOG_RING_BYTES" => c.ring_bytes as u128,
+            "LIVELOG_STALL_TIMEOUT_SECS" => c.stall_timeout.as_secs() as u128,
+            "LIVELOG_MAX_READERS" => c.max_readers as u128,
+            _ => c.header_timeout.as_secs() as u128,
+        }
+    }
+
+    #[test]
+    fn limits_have_upper_bounds() {
+        for (var, _, max) in LIMITS {
+            let at_max = max.to_string();
+            let c = cfg(&[("ACCESS_TOKEN", "t"), (var, &at_max)]).unwrap();
+            assert_eq!(limit_value(&c, var), max, "{var}");
+            let past = (max + 1).to_string();
+            let err = cfg(&[("ACCESS_TOKEN", "t"), (var, &past)]).unwrap_err();
+            assert!(err.message.contains(var), "{err}");
+            assert_eq!(err.exit_code, 1);
+        }
+    }
+
+    proptest! {
+        /// Any value of a numeric limit (digits, signs, spaces, junk) either
+        /// parses to the number it spells, within its range, or fails with
+        /// exit code 1 and a message naming the variable.
+        #[test]
+        fn any_limit_value_is_parsed_or_named(
+            which in 0..LIMITS.len(),
+            value in prop_oneof!["[ +-]?[0-9]{1,22}[ ]?", "\\PC{0,24}"],
+        ) {
+            let (var, min, max) = LIMITS[which];
+            match cfg(&[("ACCESS_TOKEN", "t"), (var, &value)]) {
+                Ok(c) => {
+                    let n: u128 = value.trim().parse().expect("accepted values are numbers");
+                    prop_assert!(n >= min && n <= max, "{}={:?} accepted", var, value);
+                    prop_assert_eq!(limit_value(&c, var), n);
+                }
+                Err(e) => {
+                    prop_assert_eq!(e.exit_code, 1);
+                    prop_assert!(e.message.contains(var), "{}", e.message);
+                    let n = value.trim().parse::<u128>().ok();
+                    prop_assert!(
+                        n.is_none_or(|n| n < min || n > max),
+                        "{}={:?} refused: {}", var, value, e.message
+                    );
+                }
+            }
+        }
     }
 
     proptest! {

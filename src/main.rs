@@ -1,6 +1,8 @@
 //! The `livelog` binary: reads its configuration from the environment and
 //! runs the daemon. Everything else lives in the library (`livelog::run`).
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use livelog::config::{Config, VARIABLES};
@@ -50,7 +52,9 @@ fn handle_args() -> Option<ExitCode> {
             Some(ExitCode::SUCCESS)
         }
         other => {
-            eprintln!("livelog: error: unknown argument {other:?}; livelog is configured by environment variables (see livelog --help)");
+            eprintln!(
+                "livelog: error: unknown argument {other:?}; livelog is configured by environment variables (see livelog --help)"
+            );
             Some(ExitCode::from(2))
         }
     }

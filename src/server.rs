@@ -44,11 +44,20 @@ use crate::upload;
 /// Body type of every response livelog sends.
 pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
 
-/// Largest request head accepted on the reader port, in bytes; also caps how
-/// much hyper queues for one reader's socket (`max_buf_size`), which bounds
-/// what a stalled reader can pin. The token path is short; 5,000-byte paths
-/// still fit, longer ones are refused by hyper (431/414).
+/// Largest request head (request line and headers) accepted on the reader
+/// port, in bytes: a longer one gets `431 Request Header Fields Too Large`
+/// and the connection is closed. Also caps how much hyper queues for one
+/// reader's socket (`max_buf_size`), which bounds what a stalled reader can
+/// pin. The token path is short; 5,000-byte paths still fit.
+///
+/// hyper's `max_buf_size` alone is a soft cap (a read may take the buffer
+/// past it and complete a longer head), so `max_header_size` is set too.
 pub const READER_MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Largest request head accepted on the upload port, in bytes (and the cap
+/// on chunked trailers there); longer ones get `431`. An upload's head is a
+/// few hundred bytes.
+pub const UPLOAD_MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// HTTP/2 streams one connection may have open at once.
 pub const H2_MAX_CONCURRENT_STREAMS: u32 = 64;
@@ -157,11 +166,15 @@ async fn serve_upload(
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(shared.header_timeout)
+        .max_header_size(UPLOAD_MAX_HEAD_BYTES)
         .serve_connection(TokioIo::new(stream), svc);
     if let Err(err) = drive(conn, shutdown, None, shared.header_timeout).await {
         tracing::debug!(%peer, "upload connection ended: {err}");
     }
 }
+
+/// A response whose body logs the request line when it is done.
+type LoggedResponse = Response<Logged<ResponseBody>>;
 
 type BoxedResponse =
     Pin<Box<dyn Future<Output = Result<Response<Logged<ResponseBody>>, Infallible>> + Send>>;
@@ -206,8 +219,7 @@ async fn serve_reader(
     let result = match &shared.tls {
         None => serve_http1_reader(io, &shared, shutdown).await,
         Some(acceptor) => {
-            let tls = match tokio::time::timeout(shared.header_timeout, acceptor.accept(io)).await
-            {
+            let tls = match tokio::time::timeout(shared.header_timeout, acceptor.accept(io)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(err)) => {
                     tracing::debug!(%peer, "TLS handshake failed: {err}");
@@ -243,9 +255,9 @@ fn reader_service(
     got_request: Option<Arc<AtomicBool>>,
 ) -> impl hyper::service::Service<
     Request<Incoming>,
-    Response = Response<Logged<ResponseBody>>,
+    Response = LoggedResponse,
     Error = Infallible,
-    Future = std::future::Ready<Result<Response<Logged<ResponseBody>>, Infallible>>,
+    Future = std::future::Ready<Result<LoggedResponse, Infallible>>,
 > + Clone {
     let shared = Arc::clone(shared);
     service_fn(move |req: Request<Incoming>| {
@@ -277,6 +289,7 @@ where
         .timer(TokioTimer::new())
         .header_read_timeout(shared.header_timeout)
         .max_buf_size(READER_MAX_HEAD_BYTES)
+        .max_header_size(READER_MAX_HEAD_BYTES)
         .serve_connection(TokioIo::new(io), reader_service(shared, None));
     drive(conn, shutdown, None, shared.header_timeout).await
 }
@@ -306,7 +319,7 @@ where
 /// Runs a connection to its end, shutting it down gracefully (finish the
 /// response in flight, accept no more) when `shutdown` flips. HTTP/2 has no
 /// header-read timeout of its own, so a connection that has sent no request
-/// within `header_timeout` (tracked by `got_request`) is shut down too.
+/// within `header_timeout` (tracked by `got_request`) is closed.
 async fn drive<C>(
     conn: C,
     mut shutdown: watch::Receiver<bool>,
@@ -331,8 +344,13 @@ where
             _ = first_request_deadline.as_mut(), if watching_first_request => {
                 watching_first_request = false;
                 if got_request.as_ref().is_some_and(|f| !f.load(Ordering::Relaxed)) {
+                    // No stream was ever opened, so nothing is lost by
+                    // dropping the connection outright. A graceful shutdown
+                    // would not do: hyper defers it until the client's
+                    // preface arrives, and then waits for a PING reply, so
+                    // a client that sends nothing would stay forever.
                     tracing::debug!("HTTP/2 connection sent no request in time; closing it");
-                    conn.as_mut().graceful_shutdown();
+                    return Ok(());
                 }
             }
         }

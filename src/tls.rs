@@ -104,7 +104,9 @@ fn readable(path: &Path) -> Result<(), String> {
 
 fn pem_reason(e: pem::Error) -> String {
     match e {
-        pem::Error::NoItemsFound => "holds no PEM item of the expected kind (-----BEGIN ...)".into(),
+        pem::Error::NoItemsFound => {
+            "holds no PEM item of the expected kind (-----BEGIN ...)".into()
+        }
         pem::Error::Io(e) => format!("cannot be read: {e}"),
         other => format!("is not valid PEM: {other:?}"),
     }

@@ -21,10 +21,7 @@ pub const UPLOAD_PATH: &str = "/log";
 /// Handles one request on the upload listener.
 pub async fn handle(store: LogStore, req: Request<Incoming>) -> Response<ResponseBody> {
     if req.uri().path() != UPLOAD_PATH {
-        return plain(
-            StatusCode::NOT_FOUND,
-            "not found: upload with PUT /log\n",
-        );
+        return plain(StatusCode::NOT_FOUND, "not found: upload with PUT /log\n");
     }
     if req.method() != Method::PUT {
         let mut resp = plain(
