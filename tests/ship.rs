@@ -1,0 +1,295 @@
+//! Shipping contract of the real binary: the version it reports, the
+//! variables `--help` documents, and where the two listeners bind
+//! (`LIVELOG_PUT_HOST`: loopback by default, elsewhere only when told, with a
+//! warning; the reader port on all interfaces).
+//!
+//! The bind tests connect to this machine's own non-loopback address (from
+//! `hostname -I`, else `ip -4 addr`); on a machine without one, that half is
+//! skipped with a printed reason. Nothing here connects anywhere else.
+
+mod common;
+
+use std::io::ErrorKind;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Daemon, TOKEN, Uploader, binary, curl};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Runs the binary with `args` and an empty environment; returns (exit code,
+/// stdout, stderr).
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(binary())
+        .args(args)
+        .env_clear()
+        .output()
+        .expect("run livelog");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    )
+}
+
+/// The names in README.md's configuration table (`| `NAME` | default | …`).
+fn readme_variables() -> Vec<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let start = readme
+        .find("| variable | default | meaning |")
+        .expect("README.md has the configuration table");
+    readme[start..]
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| {
+            let name = l.trim_start_matches('|').trim().strip_prefix('`')?;
+            Some(name[..name.find('`')?].to_string())
+        })
+        .collect()
+}
+
+/// A non-loopback IPv4 address of this machine, or `None` (with the reason).
+fn non_loopback_ipv4() -> Result<Ipv4Addr, String> {
+    let usable = |ip: &Ipv4Addr| !ip.is_loopback() && !ip.is_unspecified() && !ip.is_link_local();
+    if let Ok(out) = Command::new("hostname").arg("-I").output() {
+        let text = String::from_utf8_lossy(&out.stdout);
+        if let Some(ip) = text
+            .split_whitespace()
+            .filter_map(|w| w.parse::<Ipv4Addr>().ok())
+            .find(usable)
+        {
+            return Ok(ip);
+        }
+    }
+    // `ip -4 -o addr`: "2: eth0    inet 192.0.2.2/24 brd … scope global eth0".
+    if let Ok(out) = Command::new("ip").args(["-4", "-o", "addr"]).output() {
+        let text = String::from_utf8_lossy(&out.stdout);
+        if let Some(ip) = text
+            .lines()
+            .filter_map(|l| {
+                let mut words = l.split_whitespace();
+                words.find(|w| *w == "inet")?;
+                words.next()?.split('/').next()?.parse::<Ipv4Addr>().ok()
+            })
+            .find(usable)
+        {
+            return Ok(ip);
+        }
+    }
+    Err("no non-loopback IPv4 address found (hostname -I, ip -4 addr)".into())
+}
+
+/// Whether a TCP connection to `addr` is refused (as opposed to accepted).
+fn refused(addr: SocketAddr) -> bool {
+    match TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+        Ok(_) => false,
+        Err(e) => {
+            assert_eq!(
+                e.kind(),
+                ErrorKind::ConnectionRefused,
+                "connecting to {addr}: expected a refusal, got {e}"
+            );
+            true
+        }
+    }
+}
+
+/// Uploads `body` through `put` and reads it back from `get` with curl;
+/// returns what the reader got.
+fn upload_and_read(put: SocketAddr, get: SocketAddr, body: &[u8]) -> Vec<u8> {
+    let mut up = Uploader::start(put);
+    up.chunk(body);
+    let (status, reply) = up.finish();
+    assert_eq!(status, 201, "upload via {put}: {reply}");
+    let url = format!("http://{get}/log/{TOKEN}");
+    let (code, got, err) = curl(&["-sS", "--max-time", "10", &url]);
+    assert_eq!(code, 0, "curl {url}: {err}");
+    got
+}
+
+#[test]
+fn version_is_the_crate_version() {
+    let (code, out, err) = run(&["--version"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, format!("livelog {VERSION}\n"));
+    let (code, out, err) = run(&["-V"]);
+    assert_eq!((code, out), (0, format!("livelog {VERSION}\n")), "{err}");
+    let (code, out, err) = run(&["--short-version"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, format!("{VERSION}\n"));
+    // The release workflow checks the tag against this same string.
+    let cargo_toml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .expect("Cargo.toml");
+    assert!(
+        cargo_toml.contains(&format!("\nversion = \"{}\"\n", out.trim())),
+        "--short-version {:?} is not Cargo.toml's version",
+        out.trim()
+    );
+}
+
+#[test]
+fn help_lists_every_variable_in_the_readme_table() {
+    let (code, help, err) = run(&["--help"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(help.starts_with(&format!("livelog {VERSION}\n")), "{help}");
+    let readme = readme_variables();
+    assert!(
+        readme.len() >= 10,
+        "README.md's configuration table looks truncated: {readme:?}"
+    );
+    for name in &readme {
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{name} "))),
+            "--help does not list {name}:\n{help}"
+        );
+    }
+    // And the other way round: every variable --help lists is documented.
+    for line in help.lines().filter(|l| l.starts_with("  ")) {
+        let name = line.split_whitespace().next().unwrap_or_default();
+        if !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+            assert!(
+                readme.iter().any(|r| r == name),
+                "--help lists {name}, README.md's table does not"
+            );
+        }
+    }
+    let (code, _, err) = run(&["--bogus"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--help"), "{err}");
+}
+
+#[test]
+fn upload_port_is_loopback_only_by_default() {
+    let d = Daemon::builder().own_temp_dir().start();
+    assert_eq!(
+        d.put.ip(),
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        "{}",
+        d.stderr()
+    );
+    assert_eq!(
+        d.get_bound.ip(),
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        "{}",
+        d.stderr()
+    );
+    assert!(
+        !d.stderr().contains("non-loopback"),
+        "warned without cause:\n{}",
+        d.stderr()
+    );
+    match non_loopback_ipv4() {
+        Ok(ip) => {
+            let outside = SocketAddr::new(ip.into(), d.put.port());
+            assert!(refused(outside), "upload port reachable via {outside}");
+            // The reader port is on all interfaces: reachable via the same
+            // address, and it serves the log there.
+            let get = SocketAddr::new(ip.into(), d.get.port());
+            let got = upload_and_read(d.put, get, b"loopback upload\n");
+            assert_eq!(got, b"loopback upload\n");
+        }
+        Err(why) => eprintln!("skipped the non-loopback half: {why}"),
+    }
+}
+
+#[test]
+fn put_host_all_interfaces_binds_there_and_warns() {
+    let d = Daemon::builder()
+        .env("LIVELOG_PUT_HOST", "0.0.0.0")
+        .own_temp_dir()
+        .start();
+    assert_eq!(d.put.ip(), IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let stderr = d.stderr();
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains("non-loopback"))
+        .unwrap_or_else(|| panic!("no warning about the non-loopback bind:\n{stderr}"));
+    assert!(warning.contains("0.0.0.0"), "{warning}");
+    assert!(
+        !stderr.contains(TOKEN),
+        "the token reached the log:\n{stderr}"
+    );
+    let put = match non_loopback_ipv4() {
+        Ok(ip) => SocketAddr::new(ip.into(), d.put.port()),
+        Err(why) => {
+            eprintln!("uploading over loopback only: {why}");
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), d.put.port())
+        }
+    };
+    let got = upload_and_read(put, d.get, b"uploaded from outside loopback\n");
+    assert_eq!(got, b"uploaded from outside loopback\n");
+}
+
+#[test]
+fn put_host_one_address_binds_only_that_address() {
+    let ip = match non_loopback_ipv4() {
+        Ok(ip) => ip,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let d = Daemon::builder()
+        .env("LIVELOG_PUT_HOST", ip.to_string())
+        .own_temp_dir()
+        .start();
+    assert_eq!(d.put.ip(), IpAddr::V4(ip), "{}", d.stderr());
+    assert!(
+        d.stderr()
+            .lines()
+            .any(|l| l.contains("WARN") && l.contains(&ip.to_string())),
+        "no warning naming {ip}:\n{}",
+        d.stderr()
+    );
+    let loopback = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), d.put.port());
+    assert!(refused(loopback), "upload port reachable via {loopback}");
+    let got = upload_and_read(d.put, d.get, b"only there\n");
+    assert_eq!(got, b"only there\n");
+}
+
+#[test]
+fn put_host_ipv6_loopback_needs_no_warning() {
+    if let Err(e) = std::net::TcpListener::bind("[::1]:0") {
+        eprintln!("skipped: this machine has no IPv6 loopback ({e})");
+        return;
+    }
+    let d = Daemon::builder()
+        .env("LIVELOG_PUT_HOST", "::1")
+        .own_temp_dir()
+        .start();
+    assert_eq!(d.put.ip(), "::1".parse::<IpAddr>().unwrap());
+    assert!(
+        !d.stderr().contains("non-loopback"),
+        "warned about ::1:\n{}",
+        d.stderr()
+    );
+    let got = upload_and_read(d.put, d.get, b"over ::1\n");
+    assert_eq!(got, b"over ::1\n");
+}
+
+#[test]
+fn bad_put_host_exits_naming_the_variable() {
+    for bad in [
+        "localhost",
+        "not an address",
+        "127.0.0.1:60022",
+        "256.0.0.1",
+    ] {
+        let (status, stderr) = Daemon::builder()
+            .env("LIVELOG_PUT_HOST", bad)
+            .run_to_exit(Duration::from_secs(10));
+        assert!(!status.success(), "LIVELOG_PUT_HOST={bad:?} was accepted");
+        assert!(
+            stderr.contains("LIVELOG_PUT_HOST"),
+            "LIVELOG_PUT_HOST={bad:?}: the error does not name the variable:\n{stderr}"
+        );
+        assert!(
+            !stderr.contains(TOKEN),
+            "the token reached the log:\n{stderr}"
+        );
+    }
+}
