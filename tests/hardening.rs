@@ -110,18 +110,52 @@ fn stuck_request_heads_are_cut_off_on_both_ports() {
     let d = Daemon::builder()
         .env("LIVELOG_HEADER_TIMEOUT_SECS", "1")
         .start();
-    for (port, addr) in [("upload", d.put), ("reader", d.get)] {
-        let half: &[u8] = if port == "upload" {
-            b"PUT /log HTTP/1.1\r\nHost: x\r\n"
-        } else {
-            b"GET /log/secretpuppy HTTP/1.1\r\nHost: x\r\n"
-        };
-        for (what, prefix) in [("half a head", half), ("nothing", &b""[..])] {
-            let (took, _) = time_until_closed(addr, prefix);
-            assert!(
-                took < CUT_OFF_WITHIN,
-                "{port} port: a client sending {what} was cut off only after {took:?}"
-            );
+    // (port, what the client sends, what that is), all run at once.
+    let cases: [(&str, SocketAddr, &[u8], &str); 6] = [
+        (
+            "upload",
+            d.put,
+            b"PUT /log HTTP/1.1\r\nHost: x\r\n",
+            "half a head",
+        ),
+        ("upload", d.put, b"", "nothing"),
+        // A whole request: answered, then the idle keep-alive connection
+        // waits for its next request head.
+        (
+            "upload",
+            d.put,
+            b"GET /log HTTP/1.1\r\nHost: x\r\n\r\n",
+            "one request",
+        ),
+        (
+            "reader",
+            d.get,
+            b"GET /log/secretpuppy HTTP/1.1\r\nHost: x\r\n",
+            "half a head",
+        ),
+        ("reader", d.get, b"", "nothing"),
+        (
+            "reader",
+            d.get,
+            b"GET /log/wrong HTTP/1.1\r\nHost: x\r\n\r\n",
+            "one request",
+        ),
+    ];
+    let clients: Vec<_> = cases
+        .into_iter()
+        .map(|(port, addr, prefix, what)| {
+            let t = std::thread::spawn(move || time_until_closed(addr, prefix));
+            (port, what, t)
+        })
+        .collect();
+    for (port, what, t) in clients {
+        let (took, reply) = t.join().unwrap();
+        assert!(
+            took < CUT_OFF_WITHIN,
+            "{port} port: a client sending {what} was cut off only after {took:?}"
+        );
+        if what == "one request" {
+            assert!(matches!(status_of(&reply), Some(401 | 405)), "{port}");
         }
     }
     // The daemon still serves after cutting them off.
@@ -410,6 +444,46 @@ fn storage_failure_bursty_reader_gets_every_stored_byte() {
         got == data[..LIMIT],
         "slow reader's bytes differ from the upload"
     );
+}
+
+/// The same over HTTPS: an HTTP/2 reader and an HTTP/1.1 reader, connected
+/// from the start, get exactly the stored bytes and then an incomplete end
+/// (`RST_STREAM` / no last chunk).
+#[test]
+fn storage_failure_over_tls_gives_every_stored_byte_then_incomplete() {
+    let (_dir, cert, key, pem) = self_signed_cert();
+    let d = Daemon::builder()
+        .own_temp_dir()
+        .env("SERVER_CRT_FILE", cert.to_string_lossy())
+        .env("SERVER_KEY_FILE", key.to_string_lossy())
+        .wrapper(&["prlimit", "--fsize=1048576", "--"])
+        .start();
+    let data = pattern(2 * ONE_MIB, 9);
+    let root = reqwest::Certificate::from_pem(pem.as_bytes()).unwrap();
+    let mut readers = Vec::new();
+    for (h1, version) in [
+        (false, reqwest::Version::HTTP_2),
+        (true, reqwest::Version::HTTP_11),
+    ] {
+        let mut b = reqwest::blocking::Client::builder()
+            .no_proxy()
+            .add_root_certificate(root.clone());
+        if h1 {
+            b = b.http1_only();
+        }
+        let resp = b.build().unwrap().get(d.https_url()).send().unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.version(), version);
+        readers.push((version, std::thread::spawn(move || read_stream(resp))));
+    }
+    let (_, reply) = curl_upload(&d, &data);
+    assert!(reply.ends_with("status=507"), "{reply}");
+    for (version, reader) in readers {
+        let (got, clean) = reader.join().unwrap();
+        assert!(!clean, "{version:?} reader ended as if complete");
+        assert_eq!(got.len(), ONE_MIB, "{version:?} reader");
+        assert!(got == data[..ONE_MIB], "{version:?} reader's bytes differ");
+    }
 }
 
 // ---------------------------------------------------------------------------
