@@ -14,7 +14,9 @@ FROM --platform=$BUILDPLATFORM ${RUST_IMAGE} AS build
 ARG TARGETARCH
 ARG BUILDARCH
 # `file` for the static check; a cross C toolchain (ring has C code, and the
-# binary is linked with gcc) when building for another architecture.
+# binary is linked with gcc) when building for another architecture. Debian
+# stable's packages: pinning their versions would break on every point release.
+# hadolint ignore=DL3008
 RUN set -eux; \
     apt-get update; \
     apt-get install -y --no-install-recommends file; \
