@@ -75,7 +75,8 @@ fn help() -> String {
     }
     s.push_str(
         "\nExit codes: 0 after SIGTERM/SIGINT; 64/65 LIVELOG_PUT_PORT not a number/out of range;\n\
-         66/67 the same for LIVELOG_GET_PORT; 1 any other startup error (the message names it).\n",
+         66/67 the same for LIVELOG_GET_PORT; 2 an unknown argument;\n\
+         1 any other startup error (the message names it).\n",
     );
     s
 }
