@@ -518,26 +518,37 @@ fn bad_chunk_framing_gives_400_and_readers_end_incomplete() {
 
 #[test]
 fn content_length_upload_cut_short_ends_readers_incomplete() {
-    let d = Daemon::start();
-    let early = client().get(d.get_url()).send().unwrap();
-    let early = std::thread::spawn(move || read_stream(early));
+    for half_close in [true, false] {
+        let d = Daemon::start();
+        let early = client().get(d.get_url()).send().unwrap();
+        let early = std::thread::spawn(move || read_stream(early));
 
-    let data = pattern(1000, 7);
-    let mut up = TcpStream::connect(d.put).unwrap();
-    up.write_all(b"PUT /log HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n")
-        .unwrap();
-    up.write_all(&data).unwrap();
-    up.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    drop(up);
+        let data = pattern(1000, 7);
+        let mut up = TcpStream::connect(d.put).unwrap();
+        up.write_all(b"PUT /log HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n")
+            .unwrap();
+        up.write_all(&data).unwrap();
+        up.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        if half_close {
+            // The client says it is done sending and waits for a reply: the
+            // body is short of its Content-Length, so that reply is a 400.
+            up.shutdown(std::net::Shutdown::Write).unwrap();
+            let (status, body) = common::read_response(&mut up);
+            assert_eq!(status, 400, "{body}");
+            assert!(body.starts_with("bad request:"), "{body}");
+        }
+        // Either way the client goes away.
+        drop(up);
 
-    let (got, clean) = early.join().unwrap();
-    assert!(!clean, "reader ended cleanly after a short upload");
-    assert_eq!(got, data);
-    let (code, out, _) = curl(&["-sS", &d.get_url()]);
-    assert_ne!(code, 0);
-    assert_eq!(out, data);
-    assert!(d.wait_for_log("upload broke", Duration::from_secs(5)));
+        let (got, clean) = early.join().unwrap();
+        assert!(!clean, "reader ended cleanly after a short upload");
+        assert_eq!(got, data);
+        let (code, out, _) = curl(&["-sS", &d.get_url()]);
+        assert_ne!(code, 0);
+        assert_eq!(out, data);
+        assert!(d.wait_for_log("upload broke", Duration::from_secs(5)));
+    }
 }
 
 // ---------------------------------------------------------------------------
