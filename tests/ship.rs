@@ -293,3 +293,71 @@ fn bad_put_host_exits_naming_the_variable() {
         );
     }
 }
+
+/// There is no Docker engine to build the image here, so check the
+/// Dockerfile against the binary it ships: built by the one static build
+/// script, `FROM scratch`, a numeric non-root user, the default ports, the
+/// entrypoint, the licence, and no opt-out of the loopback-only upload port.
+#[test]
+fn dockerfile_matches_the_binary_it_ships() {
+    let dockerfile = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Dockerfile"))
+        .expect("Dockerfile");
+    // Instructions of the final stage (after the last FROM), comments and
+    // line continuations aside.
+    let joined = dockerfile
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("\\\n", " ");
+    let stages: Vec<&str> = joined.split("\nFROM ").collect();
+    assert!(stages.len() >= 2, "not a multi-stage Dockerfile");
+    let builder = stages[..stages.len() - 1].join("\n");
+    let last = stages[stages.len() - 1];
+    assert!(
+        builder.contains("scripts/build-static.sh"),
+        "the builder stage must build with scripts/build-static.sh"
+    );
+    assert!(last.starts_with("scratch"), "final stage: {last}");
+    let instruction = |name: &str| -> Vec<String> {
+        last.lines()
+            .filter_map(|l| l.trim().strip_prefix(&format!("{name} ")))
+            .map(|s| s.trim().to_string())
+            .collect()
+    };
+    assert_eq!(instruction("ENTRYPOINT"), [r#"["/livelog"]"#]);
+    assert_eq!(instruction("EXPOSE"), ["60022 60023"]);
+    let user = instruction("USER");
+    assert_eq!(user.len(), 1, "one USER: {user:?}");
+    let uid: u32 = user[0]
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("numeric USER");
+    assert_ne!(uid, 0, "the image must not run as root");
+    let copies = instruction("COPY");
+    assert!(
+        copies.iter().any(|c| c.ends_with(" /livelog")),
+        "{copies:?}"
+    );
+    assert!(
+        copies
+            .iter()
+            .any(|c| c.ends_with(" /tmp") && c.contains(&format!("--chown={uid}:"))),
+        "the image needs a /tmp writable by user {uid}: {copies:?}"
+    );
+    assert!(
+        last.contains(r#"org.opencontainers.image.licenses="MPL-2.0""#)
+            && last.contains(r#"org.opencontainers.image.version="${VERSION}""#),
+        "OCI labels: {last}"
+    );
+    assert!(
+        !joined.contains("LIVELOG_PUT_HOST"),
+        "the image must not set LIVELOG_PUT_HOST"
+    );
+    let license = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .expect("Cargo.toml")
+        .contains("license = \"MPL-2.0\"");
+    assert!(license, "Cargo.toml's licence is not the image label's");
+}
