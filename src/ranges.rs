@@ -48,7 +48,11 @@ pub enum ByteRangeSpec {
 /// Returns `None` when the header must be ignored: a unit other than `bytes`
 /// (compared case-insensitively, RFC 9110 §14.1), more than one range, or
 /// syntax that is not a valid `ranges-specifier` (RFC 9110 §14.1.1), which
-/// includes `first > last`.
+/// includes `first > last`. `http-range-header` also refuses positions
+/// written with leading zeros (`bytes=007-`) and positions past `u64::MAX`,
+/// so those are ignored too: serving the whole log is always allowed
+/// (§14.2). `bytes=-0` is valid syntax that selects nothing, so it is
+/// returned (as a zero-length suffix) and answered `416`.
 pub fn parse(value: &str) -> Option<ByteRangeSpec> {
     const UNIT: &str = "bytes=";
     let set = value.get(UNIT.len()..)?;
@@ -225,7 +229,10 @@ mod tests {
             Some(ByteRangeSpec::FromTo { first: 0, last: 99 })
         );
         assert_eq!(parse("bytes=5-"), Some(ByteRangeSpec::From { first: 5 }));
-        assert_eq!(parse("bytes=-1024"), Some(ByteRangeSpec::Suffix { len: 1024 }));
+        assert_eq!(
+            parse("bytes=-1024"),
+            Some(ByteRangeSpec::Suffix { len: 1024 })
+        );
         assert_eq!(parse("Bytes=7-"), Some(ByteRangeSpec::From { first: 7 }));
         assert_eq!(parse("bytes=-0"), Some(ByteRangeSpec::Suffix { len: 0 }));
     }
@@ -246,6 +253,9 @@ mod tests {
             "bytes=--5",
             "bytes=99999999999999999999999-",
             "bytés=0-1",
+            "bytes=007-9",
+            "bytes=-00",
+            "bytes=0-1,",
         ] {
             assert_eq!(parse(v), None, "{v:?}");
         }
@@ -338,7 +348,12 @@ mod tests {
                 current_length: 100
             }
         );
-        assert_eq!(select(None, p), Selection::Full { content_length: None });
+        assert_eq!(
+            select(None, p),
+            Selection::Full {
+                content_length: None
+            }
+        );
         assert_eq!(
             select(parse("bytes=-10"), live(0)),
             Selection::Unsatisfiable { current_length: 0 }

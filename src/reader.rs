@@ -99,13 +99,13 @@ impl Readers {
         // RFC 9110 §13.1.5: If-Range holds a validator; livelog issues none
         // (a live log has no stable ETag), so no If-Range can match and the
         // Range is ignored, sending the whole log.
-        let range = if req.headers().contains_key(header::IF_RANGE) {
-            None
-        } else {
-            req.headers()
-                .get(header::RANGE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(ranges::parse)
+        // Two `Range` fields are one list of ranges (RFC 9110 §5.3): a
+        // multi-range request, which livelog ignores like any other.
+        let mut fields = req.headers().get_all(header::RANGE).iter();
+        let range = match (fields.next(), fields.next()) {
+            _ if req.headers().contains_key(header::IF_RANGE) => None,
+            (Some(value), None) => value.to_str().ok().and_then(ranges::parse),
+            _ => None,
         };
         let progress = self.store.progress();
         let selection = ranges::select(range, progress);
@@ -155,6 +155,7 @@ impl Readers {
                     header::RETRY_AFTER,
                     &RETRY_AFTER_SECS.to_string(),
                 );
+                insert(&mut resp, header::ACCEPT_RANGES, "bytes");
                 return with_cors(resp);
             };
             stream_body(self.store.cursor(start, end), slot)
