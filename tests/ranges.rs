@@ -206,6 +206,37 @@ fn spawn_curl(args: &[&str]) -> (Child, Collector) {
     (child, Collector::new(out))
 }
 
+/// The README's fenced `sh` block holding `needle`, with the default reader
+/// address replaced by the test daemon's, so the test runs the example
+/// exactly as a user would copy it.
+fn readme_block(needle: &str, d: &Daemon) -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let block = readme
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .find(|b| b.contains(needle))
+        .unwrap_or_else(|| panic!("README has no example with {needle:?}"));
+    let block = block.strip_prefix("sh\n").expect("an sh block");
+    assert!(block.contains("http://127.0.0.1:60023/log/secretpuppy"));
+    block.replace("http://127.0.0.1:60023", &format!("http://{}", d.get))
+}
+
+/// Runs a README block with `bash -ec` in `dir`, stdout piped.
+fn spawn_block(script: &str, dir: &std::path::Path) -> (Child, Collector) {
+    let mut child = Command::new("bash")
+        .args(["-ec", script])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("bash");
+    let out = child.stdout.take().unwrap();
+    (child, Collector::new(out))
+}
+
 fn wait_exit(child: &mut Child) -> i32 {
     let started = Instant::now();
     loop {
@@ -323,13 +354,23 @@ fn readme_curl_examples_on_a_finished_log() {
     upload_complete(&d, &log);
     let url = d.get_url();
 
-    let (code, out, err) = curl(&["-r", "-1024", &url]);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(out, &log[log.len() - 1024..]);
+    let dir = tempfile::tempdir().unwrap();
+    let tail = readme_block("curl -r -1024", &d);
+    let (mut child, out) = spawn_block(&tail, dir.path());
+    assert_eq!(wait_exit(&mut child), 0);
+    assert_eq!(out.finish().0, &log[log.len() - 1024..]);
 
-    let (code, out, err) = curl(&["-N", "-H", "Range: bytes=30000-9007199254740991", &url]);
+    let resume = readme_block("Range: bytes=N-", &d).replace("bytes=N-", "bytes=30000-");
+    let (mut child, out) = spawn_block(&resume, dir.path());
+    assert_eq!(wait_exit(&mut child), 0);
+    assert_eq!(out.finish().0, &log[30_000..]);
+
+    // `curl -I` as the README writes it: the complete length.
+    let (code, out, err) = curl(&["-I", &url]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out, &log[30_000..]);
+    let head = String::from_utf8(out).unwrap().to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("\ncontent-length: 50000\r\n"), "{head}");
 
     // curl reports the 206 and the Content-Range it was given.
     let (code, out, err) = curl(&["-sS", "-o", "/dev/null", "-D", "-", "-r", "-1024", &url]);
@@ -667,8 +708,9 @@ fn readme_resume_follows_a_live_log_with_curl() {
     wait_stored(&d, 20_000);
 
     let n = 12_345;
-    let range = format!("Range: bytes={n}-9007199254740991");
-    let (mut child, out) = spawn_curl(&["-N", "-H", &range, &url]);
+    let resume = readme_block("Range: bytes=N-", &d).replace("bytes=N-", &format!("bytes={n}-"));
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, out) = spawn_block(&resume, dir.path());
     out.wait_len(20_000 - n);
     for part in log[20_000..].chunks(4096) {
         up.chunk(part);
@@ -907,4 +949,35 @@ fn head_needs_no_reader_slot() {
     let (bytes, result) = follower.finish();
     result.unwrap();
     assert_eq!(bytes, b"0123456789");
+}
+
+/// The README's "continue a partial build.log in place" example, run as
+/// written while the upload continues: the file ends up the whole log.
+#[test]
+fn readme_continues_a_partial_file_in_place() {
+    let d = Daemon::start();
+    let log: Vec<u8> = (1..=4000)
+        .flat_map(|i| format!("step {i}: ok\n").into_bytes())
+        .collect();
+    let mut up = Uploader::start(d.put);
+    up.chunk(&log[..30_000]);
+    wait_stored(&d, 30_000);
+
+    // What a reader got before its connection dropped.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("build.log");
+    std::fs::write(&file, &log[..21_000]).unwrap();
+
+    let script = readme_block("build.log", &d);
+    assert!(script.contains(">> build.log"), "{script}");
+    let (mut child, _) = spawn_block(&script, dir.path());
+    let started = Instant::now();
+    while std::fs::metadata(&file).unwrap().len() < 30_000 {
+        assert!(started.elapsed() < SOON, "the resume did not catch up");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    up.chunk(&log[30_000..]);
+    assert_eq!(up.finish().0, 201);
+    assert_eq!(wait_exit(&mut child), 0);
+    assert_eq!(std::fs::read(&file).unwrap(), log);
 }
