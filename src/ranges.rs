@@ -128,9 +128,10 @@ impl Partial {
         }
     }
 
-    /// Bytes in the range (`last - first + 1`).
+    /// Bytes in the range (`last - first + 1`), saturating at `u64::MAX`
+    /// for the one range that has more (`bytes=0-18446744073709551615`).
     pub fn len(&self) -> u64 {
-        self.last - self.first + 1
+        (self.last - self.first).saturating_add(1)
     }
 
     /// Always `false`: a satisfiable range holds at least one byte.
@@ -354,6 +355,14 @@ mod tests {
                 content_length: None
             }
         );
+        match r("bytes=0-18446744073709551615") {
+            Selection::Partial(part) => {
+                assert_eq!(part.content_range(), "bytes 0-18446744073709551615/*");
+                assert!(!part.stored);
+                assert_eq!(part.len(), u64::MAX);
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!(
             select(parse("bytes=-10"), live(0)),
             Selection::Unsatisfiable { current_length: 0 }
@@ -392,6 +401,7 @@ mod tests {
                 Selection::Unsatisfiable { current_length } => prop_assert_eq!(current_length, len),
                 Selection::Partial(p) => {
                     prop_assert!(p.first <= p.last);
+                    prop_assert_eq!(p.len(), (p.last - p.first).saturating_add(1));
                     if phase == Phase::Complete {
                         prop_assert!(p.last < len);
                         prop_assert_eq!(p.complete_length, Some(len));
