@@ -702,7 +702,6 @@ fn readme_resume_follows_a_live_log_with_curl() {
     let log: Vec<u8> = (1..=3000)
         .flat_map(|i| format!("Log line {i}\n").into_bytes())
         .collect();
-    let url = d.get_url();
     let mut up = Uploader::start(d.put);
     up.chunk(&log[..20_000]);
     wait_stored(&d, 20_000);
