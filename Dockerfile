@@ -35,7 +35,7 @@ COPY . .
 # checks (chroot, serve a log) are left to CI, which has root and curl outside
 # a build sandbox.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
-    --mount=type=cache,target=/src/target,id=livelog-target-${TARGETARCH} \
+    --mount=type=cache,target=/src/target \
     scripts/build-static.sh --no-run --rootfs /rootfs "${TARGETARCH:-$BUILDARCH}"
 
 FROM scratch

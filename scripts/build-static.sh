@@ -85,7 +85,7 @@ RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static" \
     cargo build --release --locked --target "$triple" >&2
 log "build took $(( $(date +%s) - started ))s"
 
-bin="target/$triple/release/livelog"
+bin="${CARGO_TARGET_DIR:-target}/$triple/release/livelog"
 [ -x "$bin" ] || { log "no binary at $bin"; exit 1; }
 log "binary: $bin, $(stat -c %s "$bin") bytes"
 
@@ -133,7 +133,8 @@ else
     fi
     chroot_bin="$(command -v chroot || true)"
     [ -n "$chroot_bin" ] || { log "FAIL: no chroot command (coreutils)"; exit 1; }
-    work="$(mktemp -d)"
+    # Beside the binary, not in /tmp: /tmp may be mounted noexec.
+    work="$(mktemp -d "$(dirname "$(realpath "$bin")")/static-check.XXXXXX")"
     daemon_pid=""
     cleanup() {
         if [ -n "$daemon_pid" ]; then
