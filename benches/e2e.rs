@@ -1,2 +1,1120 @@
-//! End-to-end benchmarks (placeholder while being written).
-fn main() {}
+//! End-to-end benchmarks of the release binary (issue 4): uploads and readers
+//! over real sockets, each scenario next to a raw loopback baseline measured
+//! in the same run.
+//!
+//! ```sh
+//! cargo bench --bench e2e                              # everything, 1 GiB uploads
+//! LIVELOG_BENCH_MB=128 cargo bench --bench e2e         # a quick run
+//! LIVELOG_BENCH_SCENARIOS=upload,fanout cargo bench --bench e2e
+//! ```
+//!
+//! Knobs (environment): `LIVELOG_BENCH_MB` (upload size for the upload and
+//! fan-out scenarios, default 1024), `LIVELOG_BENCH_SCENARIOS` (comma list of
+//! `upload,fanout,fanout-null,stalled,sweep,idle,many,latency`; default all),
+//! `LIVELOG_BENCH_SWEEP` (reader counts, default `1,2,5,10,20,50,100,200,500,1000`),
+//! `LIVELOG_BENCH_SWEEP_MB` (upload size per sweep point, default 8),
+//! `LIVELOG_BENCH_IDLE` (default 1000), `LIVELOG_BENCH_MANY` (default 10000),
+//! `LIVELOG_BENCH_LATENCY_SECS` (default 10), `LIVELOG_BENCH_CSV` (where the
+//! sweep is written, default `target/livelog-bench/readers.csv`),
+//! `LIVELOG_BENCH_BIN` (the binary; default the release build cargo made),
+//! `LIVELOG_BENCH_TEMP_DIR` (the daemon's `LIVELOG_TEMP_DIR`, default
+//! `target/livelog-bench`), `LIVELOG_BENCH_LATENCY_READERS` (comma list,
+//! default 100).
+//!
+//! Needs `curl` and `socat` on `PATH`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+
+const MIB: usize = 1024 * 1024;
+const TOKEN: &str = "benchtoken";
+
+fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
+    let mb: usize = env_or("LIVELOG_BENCH_MB", 1024);
+    let scenarios: String = env_or(
+        "LIVELOG_BENCH_SCENARIOS",
+        "upload,fanout,fanout-null,stalled,sweep,idle,many,latency".to_string(),
+    );
+    let want = |s: &str| scenarios.split(',').any(|x| x.trim() == s);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/livelog-bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    println!(
+        "livelog e2e bench: binary {}, {} cores, open-files limit {limit}, upload {mb} MiB",
+        binary(),
+        thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    let mut rows = vec![];
+    if want("upload") || want("fanout") || want("stalled") || want("fanout-null") {
+        let (path, expected) = data_file(&dir, mb * MIB, 1);
+        if want("upload") {
+            rows.push(upload_alone(&path, &expected));
+        }
+        if want("fanout") {
+            rows.push(fanout(&path, &expected, false));
+        }
+        if want("stalled") {
+            rows.push(fanout(&path, &expected, true));
+        }
+        if want("fanout-null") {
+            rows.push(fanout_to_null(&path, &expected));
+        }
+    }
+    if want("sweep") {
+        let counts: String = env_or(
+            "LIVELOG_BENCH_SWEEP",
+            "1,2,5,10,20,50,100,200,500,1000".to_string(),
+        );
+        let sweep_mb: usize = env_or("LIVELOG_BENCH_SWEEP_MB", 8);
+        let (path, expected) = data_file(&dir, sweep_mb * MIB, 2);
+        let csv: PathBuf = env_or("LIVELOG_BENCH_CSV", dir.join("readers.csv"));
+        let mut out = String::from(
+            "readers,upload_mib,seconds,aggregate_mb_s,upload_mb_s,exact,peak_rss_kib\n",
+        );
+        for n in counts.split(',').filter_map(|c| c.trim().parse().ok()) {
+            let (row, line) = sweep_point(&path, &expected, n);
+            out.push_str(&line);
+            rows.push(row);
+        }
+        std::fs::write(&csv, out).unwrap();
+        println!("sweep written to {}", csv.display());
+    }
+    if want("idle") {
+        rows.push(idle_readers(env_or("LIVELOG_BENCH_IDLE", 1000)));
+    }
+    if want("many") {
+        rows.push(many_readers(env_or("LIVELOG_BENCH_MANY", 10_000)));
+    }
+    if want("latency") {
+        let readers: String = env_or("LIVELOG_BENCH_LATENCY_READERS", "100".to_string());
+        for n in readers.split(',').filter_map(|c| c.trim().parse().ok()) {
+            rows.push(latency(n, 1000, env_or("LIVELOG_BENCH_LATENCY_SECS", 10)));
+        }
+    }
+
+    println!();
+    println!(
+        "| scenario | MB/s | baseline MB/s | ratio | latency p50 / p99 / max | readers exact | peak RSS |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    for r in &rows {
+        println!("{}", r.markdown());
+    }
+}
+
+/// One line of the results table.
+#[derive(Default)]
+struct Row {
+    scenario: String,
+    mb_s: Option<f64>,
+    baseline_mb_s: Option<f64>,
+    /// Baseline time / our time, or whatever the scenario defines.
+    ratio: Option<f64>,
+    latency: Option<String>,
+    exact: Option<(usize, usize)>,
+    peak_rss_kib: Option<u64>,
+    note: String,
+}
+
+impl Row {
+    fn markdown(&self) -> String {
+        let f = |v: Option<f64>, p: usize| v.map_or("—".into(), |v| format!("{v:.p$}"));
+        format!(
+            "| {}{} | {} | {} | {} | {} | {} | {} |",
+            self.scenario,
+            if self.note.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", self.note)
+            },
+            f(self.mb_s, 0),
+            f(self.baseline_mb_s, 0),
+            f(self.ratio, 2),
+            self.latency.clone().unwrap_or("—".into()),
+            self.exact.map_or("—".into(), |(e, t)| format!("{e}/{t}")),
+            self.peak_rss_kib
+                .map_or("—".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
+        )
+    }
+}
+
+// ---------------------------------------------------------------- daemon
+
+fn binary() -> String {
+    std::env::var("LIVELOG_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_livelog").into())
+}
+
+/// The release daemon on ephemeral ports.
+struct Daemon {
+    child: Child,
+    put: SocketAddr,
+    get: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    fn start(envs: &[(&str, &str)]) -> Daemon {
+        let mut cmd = Command::new(binary());
+        cmd.env_clear()
+            .env("ACCESS_TOKEN", TOKEN)
+            .env("LIVELOG_PUT_PORT", "0")
+            .env("LIVELOG_GET_PORT", "0")
+            .env(
+                "LIVELOG_TEMP_DIR",
+                std::env::var_os("LIVELOG_BENCH_TEMP_DIR").unwrap_or_else(|| {
+                    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                        .join("target/livelog-bench")
+                        .into()
+                }),
+            );
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start livelog");
+        let pipe = child.stderr.take().unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&stderr);
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if let (Some(t), Some(put), Some(get)) =
+                    (&tx, field(&line, "put="), field(&line, "get="))
+                {
+                    let _ = t.send((put, get));
+                    tx = None;
+                }
+                if !line.contains(" 200 ") {
+                    let mut s = sink.lock().unwrap();
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+            }
+        });
+        let (put, get) = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("livelog ready line");
+        Daemon {
+            child,
+            put,
+            get: SocketAddr::new([127, 0, 0, 1].into(), get.port()),
+            stderr,
+        }
+    }
+
+    fn put_url(&self) -> String {
+        format!("http://{}/log", self.put)
+    }
+
+    fn get_url(&self) -> String {
+        format!("http://{}/log/{TOKEN}", self.get)
+    }
+
+    fn status_kib(&self, key: &str) -> u64 {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        s.lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Warnings and errors the daemon logged (stalls, accept failures).
+    fn warnings(&self) -> usize {
+        let s = self.stderr.lock().unwrap();
+        s.lines()
+            .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+            .count()
+    }
+
+    /// CPU time the daemon used so far (user + system), in seconds.
+    fn cpu_secs(&self) -> f64 {
+        let s =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name (which is in parentheses).
+        let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        // utime and stime are fields 14 and 15 (1-based, counting pid and
+        // comm), i.e. 11 and 12 here; in clock ticks of 1/100 s.
+        (f.get(11).unwrap_or(&0) + f.get(12).unwrap_or(&0)) as f64 / 100.0
+    }
+
+    fn peak_rss_kib(&self) -> u64 {
+        self.status_kib("VmHWM:")
+    }
+
+    fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS:")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn field(line: &str, key: &str) -> Option<SocketAddr> {
+    let start = line.find(&format!(" {key}"))? + 1 + key.len();
+    let rest = &line[start..];
+    let end = rest.find(' ').unwrap_or(rest.len());
+    rest[..end].trim_matches('"').parse().ok()
+}
+
+// ---------------------------------------------------------------- data
+
+/// Deterministic pseudo-random bytes (xorshift), as the tests use.
+fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// The log to upload, in memory (to check readers) and in a file (for curl
+/// and socat to read).
+fn data_file(dir: &Path, len: usize, seed: u64) -> (PathBuf, Arc<Vec<u8>>) {
+    let data = pattern(len, seed);
+    let path = dir.join(format!("log-{len}-{seed}.bin"));
+    if std::fs::metadata(&path).map_or(true, |m| m.len() != len as u64) {
+        std::fs::write(&path, &data).unwrap();
+    }
+    (path, Arc::new(data))
+}
+
+/// Compares streamed bytes with `expected` without keeping them.
+struct Checker {
+    expected: Arc<Vec<u8>>,
+    received: usize,
+    matched: usize,
+}
+
+impl Checker {
+    fn new(expected: Arc<Vec<u8>>) -> Self {
+        Checker {
+            expected,
+            received: 0,
+            matched: 0,
+        }
+    }
+
+    fn feed(&mut self, data: &[u8]) {
+        if self.matched == self.received {
+            let end = (self.received + data.len()).min(self.expected.len());
+            let n = end - self.received;
+            if data.len() >= n && data[..n] == self.expected[self.received..end] {
+                self.matched = end;
+            } else {
+                self.matched += self.expected[self.received..end]
+                    .iter()
+                    .zip(data)
+                    .take_while(|(a, b)| a == b)
+                    .count();
+            }
+        }
+        self.received += data.len();
+    }
+
+    fn exact(&self) -> bool {
+        self.received == self.expected.len() && self.matched == self.received
+    }
+}
+
+/// Reads `pipe` to its end through a [`Checker`]; returns (exact, when done).
+fn check_pipe(
+    mut pipe: impl Read + Send + 'static,
+    expected: Arc<Vec<u8>>,
+) -> JoinHandle<(bool, Instant)> {
+    thread::spawn(move || {
+        let mut checker = Checker::new(expected);
+        let mut buf = vec![0; 256 * 1024];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => checker.feed(&buf[..n]),
+            }
+        }
+        (checker.exact(), Instant::now())
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn mb_s(bytes: usize, d: Duration) -> f64 {
+    bytes as f64 / 1e6 / d.as_secs_f64()
+}
+
+// ---------------------------------------------------------------- baselines
+
+/// `n` parallel raw loopback copies of `path` with `socat -u -b 262144`,
+/// each into a checker (`check`) or `/dev/null`; returns the time until the
+/// last copy ended.
+fn socat_copies(path: &Path, n: usize, check: Option<&Arc<Vec<u8>>>) -> Duration {
+    let mut receivers = vec![];
+    let mut ports = vec![];
+    for _ in 0..n {
+        let port = free_port();
+        let mut cmd = Command::new("socat");
+        cmd.args([
+            "-u",
+            "-b",
+            "262144",
+            &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr"),
+        ]);
+        if check.is_some() {
+            cmd.arg("STDOUT").stdout(Stdio::piped());
+        } else {
+            cmd.arg("OPEN:/dev/null").stdout(Stdio::null());
+        }
+        let mut child = cmd.spawn().expect("socat is installed");
+        let checker = check.map(|e| check_pipe(child.stdout.take().unwrap(), Arc::clone(e)));
+        receivers.push((child, checker));
+        ports.push(port);
+    }
+    // Wait until every receiver listens (a probe would take its one accept).
+    thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let senders: Vec<Child> = ports
+        .iter()
+        .map(|port| {
+            Command::new("socat")
+                .args([
+                    "-u",
+                    "-b",
+                    "262144",
+                    &format!("OPEN:{}", path.display()),
+                    &format!("TCP:127.0.0.1:{port},retry=100,interval=0.01"),
+                ])
+                .spawn()
+                .expect("socat is installed")
+        })
+        .collect();
+    let mut last = started;
+    for (mut child, checker) in receivers {
+        child.wait().unwrap();
+        let done = match checker {
+            Some(c) => {
+                let (exact, at) = c.join().unwrap();
+                assert!(exact, "socat baseline copy was not exact");
+                at
+            }
+            None => Instant::now(),
+        };
+        last = last.max(done);
+    }
+    for mut s in senders {
+        s.wait().unwrap();
+    }
+    last - started
+}
+
+// ---------------------------------------------------------------- scenarios
+
+/// `curl -T -` of `path` to the daemon; returns the time it took.
+fn curl_upload(d: &Daemon, path: &Path) -> Duration {
+    let started = Instant::now();
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "-T",
+            "-",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &d.put_url(),
+        ])
+        .stdin(std::fs::File::open(path).unwrap())
+        .output()
+        .expect("curl is installed");
+    let took = started.elapsed();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "201", "upload failed");
+    took
+}
+
+fn upload_alone(path: &Path, expected: &Arc<Vec<u8>>) -> Row {
+    let len = expected.len();
+    let base = socat_copies(path, 1, None);
+    let d = Daemon::start(&[]);
+    let took = curl_upload(&d, path);
+    let row = Row {
+        scenario: format!("upload {} MiB, no readers", len / MIB),
+        mb_s: Some(mb_s(len, took)),
+        baseline_mb_s: Some(mb_s(len, base)),
+        ratio: Some(base.as_secs_f64() / took.as_secs_f64()),
+        peak_rss_kib: Some(d.peak_rss_kib()),
+        note: "ratio = baseline time / upload time".into(),
+        ..Row::default()
+    };
+    report(row, &d)
+}
+
+/// A raw reader with a 4 KiB receive buffer that sends its request and then
+/// reads nothing until told to.
+fn stalled_reader(get: SocketAddr) -> TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&get.into()).unwrap();
+    let mut stream: TcpStream = socket.into();
+    write!(
+        stream,
+        "GET /log/{TOKEN} HTTP/1.1\r\nHost: {get}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    stream
+}
+
+/// Reads a chunked HTTP/1.1 response to its end; `true` if its body is
+/// exactly `expected` and the last chunk arrived.
+fn read_chunked(stream: TcpStream, expected: Arc<Vec<u8>>) -> bool {
+    let mut r = BufReader::with_capacity(256 * 1024, stream);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            return false;
+        }
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut checker = Checker::new(expected);
+    let mut buf = vec![0; 256 * 1024];
+    loop {
+        line.clear();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            return false;
+        }
+        let Ok(mut left) = usize::from_str_radix(line.trim(), 16) else {
+            return false;
+        };
+        if left == 0 {
+            return checker.exact();
+        }
+        while left > 0 {
+            let want = left.min(buf.len());
+            match r.read(&mut buf[..want]) {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => {
+                    checker.feed(&buf[..n]);
+                    left -= n;
+                }
+            }
+        }
+        let mut crlf = [0; 2];
+        if r.read_exact(&mut crlf).is_err() {
+            return false;
+        }
+    }
+}
+
+/// The upload with 8 `curl` readers attached from the start (plus, if
+/// `stalled`, one reader that reads nothing until everything else is done).
+fn fanout(path: &Path, expected: &Arc<Vec<u8>>, stalled: bool) -> Row {
+    const READERS: usize = 8;
+    let len = expected.len();
+    let base = if stalled {
+        None
+    } else {
+        Some(socat_copies(path, READERS, Some(expected)))
+    };
+    let null_base = (!stalled).then(|| socat_copies(path, READERS, None));
+    let d = Daemon::start(&[]);
+    let stalled_sock = stalled.then(|| stalled_reader(d.get));
+    let readers: Vec<_> = (0..READERS)
+        .map(|_| {
+            let mut child = Command::new("curl")
+                .args(["-sS", "-N", &d.get_url()])
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("curl is installed");
+            let check = check_pipe(child.stdout.take().unwrap(), Arc::clone(expected));
+            (child, check)
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let upload = curl_upload(&d, path);
+    let mut exact = 0;
+    let mut last = started;
+    for (mut child, check) in readers {
+        let ok = child.wait().unwrap().success();
+        let (same, at) = check.join().unwrap();
+        exact += usize::from(ok && same);
+        last = last.max(at);
+    }
+    let took = last - started;
+    let mut total = READERS;
+    if let Some(sock) = stalled_sock {
+        total += 1;
+        exact += usize::from(read_chunked(sock, Arc::clone(expected)));
+    }
+    let mut row = Row {
+        scenario: format!(
+            "upload {} MiB + {READERS} curl readers{}",
+            len / MIB,
+            if stalled { " + 1 stalled reader" } else { "" }
+        ),
+        mb_s: Some(mb_s(len * READERS, took)),
+        exact: Some((exact, total)),
+        peak_rss_kib: Some(d.peak_rss_kib()),
+        ..Row::default()
+    };
+    if let Some(base) = base {
+        row.baseline_mb_s = Some(mb_s(len * READERS, base));
+        row.ratio = Some(took.as_secs_f64() / base.as_secs_f64());
+        row.note = format!(
+            "last reader done in {:.2} s, upload {:.2} s, 8 socat copies into the same checker {:.2} s (into /dev/null {:.2} s); ratio = time / baseline time",
+            took.as_secs_f64(),
+            upload.as_secs_f64(),
+            base.as_secs_f64(),
+            null_base.unwrap_or_default().as_secs_f64()
+        );
+    } else {
+        row.note = format!(
+            "last reader done in {:.2} s; the stalled reader read only after that",
+            took.as_secs_f64()
+        );
+    }
+    report(row, &d)
+}
+
+/// Prints `row` (noting any warnings the daemon logged) and returns it.
+fn report(mut row: Row, d: &Daemon) -> Row {
+    let warnings = d.warnings();
+    if warnings > 0 {
+        row.note
+            .push_str(&format!("; daemon logged {warnings} warnings"));
+        eprintln!("{}", d.stderr.lock().unwrap());
+    }
+    println!("{}", row.markdown());
+    row
+}
+
+/// The fan-out with 8 `curl -o /dev/null` readers (byte counts checked, not
+/// contents), against 8 raw copies into `/dev/null`: the issue's floor.
+fn fanout_to_null(path: &Path, expected: &Arc<Vec<u8>>) -> Row {
+    const READERS: usize = 8;
+    let len = expected.len();
+    let base = socat_copies(path, READERS, None);
+    let d = Daemon::start(&[]);
+    let readers: Vec<Child> = (0..READERS)
+        .map(|_| {
+            Command::new("curl")
+                .args([
+                    "-sS",
+                    "-N",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{size_download}",
+                    &d.get_url(),
+                ])
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("curl is installed")
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let upload = curl_upload(&d, path);
+    let mut exact = 0;
+    for child in readers {
+        let out = child.wait_with_output().unwrap();
+        exact += usize::from(
+            out.status.success() && String::from_utf8_lossy(&out.stdout) == len.to_string(),
+        );
+    }
+    let took = started.elapsed();
+    let row = Row {
+        scenario: format!(
+            "upload {} MiB + {READERS} curl readers into /dev/null",
+            len / MIB
+        ),
+        mb_s: Some(mb_s(len * READERS, took)),
+        baseline_mb_s: Some(mb_s(len * READERS, base)),
+        ratio: Some(took.as_secs_f64() / base.as_secs_f64()),
+        exact: Some((exact, READERS)),
+        peak_rss_kib: Some(d.peak_rss_kib()),
+        note: format!(
+            "sizes checked, not contents; last reader done in {:.2} s, upload {:.2} s, 8 socat copies into /dev/null {:.2} s; ratio = time / baseline time",
+            took.as_secs_f64(),
+            upload.as_secs_f64(),
+            base.as_secs_f64()
+        ),
+        ..Row::default()
+    };
+    report(row, &d)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// One hyper (HTTP/1.1 client) reader: connects, sends `GET`, counts the
+/// response head in `heads`, then hands every body frame to `sink` with the
+/// time it arrived. Returns `true` if the body ended cleanly.
+async fn hyper_reader(
+    get: SocketAddr,
+    on_head: impl FnOnce(),
+    mut sink: impl FnMut(&Bytes, Instant),
+) -> bool {
+    let mut tries = 0;
+    let stream = loop {
+        match tokio::net::TcpStream::connect(get).await {
+            Ok(s) => break s,
+            Err(e) if tries < 50 => {
+                tries += 1;
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("connect: {e}"),
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::get(format!("/log/{TOKEN}"))
+        .header(http::header::HOST, get.to_string())
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    on_head();
+    let mut body = resp.into_body();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { return false };
+        if let Some(data) = frame.data_ref() {
+            sink(data, Instant::now());
+        }
+    }
+    true
+}
+
+/// Spawns `n` checking readers; returns their handles (each: exact?, done at).
+fn spawn_checking_readers(
+    rt: &tokio::runtime::Runtime,
+    get: SocketAddr,
+    n: usize,
+    expected: &Arc<Vec<u8>>,
+    heads: &Arc<AtomicUsize>,
+) -> Vec<tokio::task::JoinHandle<(bool, Instant)>> {
+    let connecting = Arc::new(tokio::sync::Semaphore::new(256));
+    (0..n)
+        .map(|_| {
+            let expected = Arc::clone(expected);
+            let heads = Arc::clone(heads);
+            let connecting = Arc::clone(&connecting);
+            rt.spawn(async move {
+                // Connect at most 256 at a time (the listen backlog).
+                let permit = connecting.acquire_owned().await.unwrap();
+                let mut checker = Checker::new(expected);
+                let mut last = Instant::now();
+                let on_head = move || {
+                    drop(permit);
+                    heads.fetch_add(1, Ordering::SeqCst);
+                };
+                let clean = hyper_reader(get, on_head, |data, at| {
+                    checker.feed(data);
+                    last = at;
+                })
+                .await;
+                (clean && checker.exact(), last)
+            })
+        })
+        .collect()
+}
+
+fn wait_heads(heads: &AtomicUsize, n: usize) {
+    let started = Instant::now();
+    while heads.load(Ordering::SeqCst) < n {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "only {} of {n} readers connected",
+            heads.load(Ordering::SeqCst)
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// One point of the readers sweep: `n` hyper readers attached from the
+/// start, a full-speed `curl -T -` upload of `path`.
+fn sweep_point(path: &Path, expected: &Arc<Vec<u8>>, n: usize) -> (Row, String) {
+    let len = expected.len();
+    let rt = runtime();
+    let d = Daemon::start(&[]);
+    let heads = Arc::new(AtomicUsize::new(0));
+    let readers = spawn_checking_readers(&rt, d.get, n, expected, &heads);
+    wait_heads(&heads, n);
+    let started = Instant::now();
+    let upload = curl_upload(&d, path);
+    let mut exact = 0;
+    let mut last = started;
+    for r in readers {
+        let (ok, at) = rt.block_on(r).unwrap();
+        exact += usize::from(ok);
+        last = last.max(at);
+    }
+    let took = last - started;
+    let peak = d.peak_rss_kib();
+    let row = Row {
+        scenario: format!("sweep: {n} readers of a {} MiB upload", len / MIB),
+        mb_s: Some(mb_s(len * n, took)),
+        exact: Some((exact, n)),
+        peak_rss_kib: Some(peak),
+        note: format!(
+            "aggregate to all readers; the upload itself ran at {:.0} MB/s",
+            mb_s(len, upload)
+        ),
+        ..Row::default()
+    };
+    let row = report(row, &d);
+    let csv = format!(
+        "{n},{},{:.4},{:.1},{:.1},{exact},{peak}\n",
+        len / MIB,
+        took.as_secs_f64(),
+        mb_s(len * n, took),
+        mb_s(len, upload)
+    );
+    (row, csv)
+}
+
+/// A raw chunked upload we control byte by byte.
+struct RawUpload(TcpStream);
+
+impl RawUpload {
+    fn start(put: SocketAddr) -> RawUpload {
+        let mut s = TcpStream::connect(put).unwrap();
+        s.set_nodelay(true).unwrap();
+        write!(
+            s,
+            "PUT /log HTTP/1.1\r\nHost: {put}\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        .unwrap();
+        RawUpload(s)
+    }
+
+    fn chunk(&mut self, data: &[u8]) {
+        let mut framed = Vec::with_capacity(data.len() + 16);
+        write!(framed, "{:x}\r\n", data.len()).unwrap();
+        framed.extend_from_slice(data);
+        framed.extend_from_slice(b"\r\n");
+        self.0.write_all(&framed).unwrap();
+    }
+
+    fn finish(mut self) {
+        self.0.write_all(b"0\r\n\r\n").unwrap();
+        let mut reply = [0; 12];
+        self.0.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply[9..12], b"201", "upload not stored");
+    }
+}
+
+/// `n` readers tailing a live log with nothing new to read: RSS per reader.
+fn idle_readers(n: usize) -> Row {
+    let rt = runtime();
+    let d = Daemon::start(&[]);
+    let first = b"first line\n";
+    let mut upload = RawUpload::start(d.put);
+    upload.chunk(first);
+    // Warm up: one reader through the whole path, so allocator arenas and
+    // lazily built state are in the "before" figure.
+    let heads = Arc::new(AtomicUsize::new(0));
+    let mut whole = first.to_vec();
+    whole.extend_from_slice(b"last line\n");
+    let whole = Arc::new(whole);
+    let warm = spawn_checking_readers(&rt, d.get, 1, &whole, &heads);
+    wait_heads(&heads, 1);
+    thread::sleep(Duration::from_millis(500));
+    let before = d.rss_kib();
+    let readers = spawn_checking_readers(&rt, d.get, n, &whole, &heads);
+    wait_heads(&heads, n + 1);
+    thread::sleep(Duration::from_secs(1));
+    let after = d.rss_kib();
+    upload.chunk(b"last line\n");
+    upload.finish();
+    let mut exact = 0;
+    for r in warm.into_iter().chain(readers) {
+        exact += usize::from(rt.block_on(r).unwrap().0);
+    }
+    let per = (after.saturating_sub(before)) as f64 / n as f64;
+    let row = Row {
+        scenario: format!("{n} idle tailing readers"),
+        exact: Some((exact, n + 1)),
+        peak_rss_kib: Some(d.peak_rss_kib()),
+        note: format!("RSS {before} KiB before, {after} KiB with them: {per:.1} KiB per reader"),
+        ..Row::default()
+    };
+    report(row, &d)
+}
+
+/// `n` concurrent readers of a 1 MiB log, all attached before it is uploaded.
+fn many_readers(n: usize) -> Row {
+    let rt = runtime();
+    let d = Daemon::start(&[]);
+    let expected = Arc::new(pattern(MIB, 3));
+    let heads = Arc::new(AtomicUsize::new(0));
+    let connect_started = Instant::now();
+    let readers = spawn_checking_readers(&rt, d.get, n, &expected, &heads);
+    wait_heads(&heads, n);
+    let connected = connect_started.elapsed();
+    let started = Instant::now();
+    let mut upload = RawUpload::start(d.put);
+    for piece in expected.chunks(64 * 1024) {
+        upload.chunk(piece);
+    }
+    upload.finish();
+    let mut exact = 0;
+    let mut last = started;
+    for r in readers {
+        let (ok, at) = rt.block_on(r).unwrap();
+        exact += usize::from(ok);
+        last = last.max(at);
+    }
+    let took = last - started;
+    let row = Row {
+        scenario: format!("{n} concurrent readers of a 1 MiB log"),
+        mb_s: Some(mb_s(MIB * n, took)),
+        exact: Some((exact, n)),
+        peak_rss_kib: Some(d.peak_rss_kib()),
+        note: format!(
+            "all connected in {:.2} s; all done {:.2} s after the upload began",
+            connected.as_secs_f64(),
+            took.as_secs_f64()
+        ),
+        ..Row::default()
+    };
+    report(row, &d)
+}
+
+/// A line of the latency log: its sequence number, zero-padded, then filler,
+/// 64 bytes in all.
+fn latency_line(seq: usize) -> Vec<u8> {
+    let mut line = format!("{seq:08} live log line for the latency benchmark ");
+    while line.len() < 63 {
+        line.push('.');
+    }
+    line.push('\n');
+    line.into_bytes()
+}
+
+/// Collects write-to-receipt latencies from a stream of latency lines.
+struct LineClock {
+    base: Instant,
+    sent: Arc<Vec<AtomicU64>>,
+    partial: Vec<u8>,
+    hist: Histogram<u64>,
+}
+
+impl LineClock {
+    fn new(base: Instant, sent: Arc<Vec<AtomicU64>>) -> Self {
+        LineClock {
+            base,
+            sent,
+            partial: Vec::new(),
+            hist: Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap(),
+        }
+    }
+
+    fn feed(&mut self, data: &[u8], at: Instant) {
+        let now = (at - self.base).as_nanos() as u64;
+        self.partial.extend_from_slice(data);
+        let mut start = 0;
+        while let Some(nl) = self.partial[start..].iter().position(|&b| b == b'\n') {
+            let line = &self.partial[start..start + nl];
+            if let Some(seq) = std::str::from_utf8(&line[..8.min(line.len())])
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+            {
+                let sent = self.sent[seq].load(Ordering::Acquire);
+                self.hist.saturating_record(now.saturating_sub(sent).max(1));
+            }
+            start += nl + 1;
+        }
+        self.partial.drain(..start);
+    }
+}
+
+fn percentiles(h: &Histogram<u64>) -> String {
+    let us = |v: u64| v as f64 / 1000.0;
+    format!(
+        "{:.0} µs / {:.0} µs / {:.1} ms",
+        us(h.value_at_quantile(0.5)),
+        us(h.value_at_quantile(0.99)),
+        us(h.max()) / 1000.0
+    )
+}
+
+/// Writes `lines` latency lines at `rate` per second through `write` (which
+/// sends one line), recording each line's send time before it goes out.
+fn pace(
+    lines: usize,
+    rate: usize,
+    base: Instant,
+    sent: &[AtomicU64],
+    mut write: impl FnMut(&[u8]),
+) {
+    let started = Instant::now();
+    for (seq, slot) in sent.iter().enumerate().take(lines) {
+        let line = latency_line(seq);
+        slot.store((Instant::now() - base).as_nanos() as u64, Ordering::Release);
+        write(&line);
+        let next = started + Duration::from_secs_f64((seq + 1) as f64 / rate as f64);
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            thread::sleep(wait);
+        }
+    }
+}
+
+/// Live latency: `readers` tailing readers, `rate` lines a second for `secs`
+/// seconds, each line its own chunk; baseline: the same lines written by one
+/// thread straight to `readers` loopback sockets.
+fn latency(readers: usize, rate: usize, secs: u64) -> Row {
+    let lines = rate * secs as usize;
+    let rt = runtime();
+
+    // Baseline: raw fan-out over loopback.
+    let base_hist = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = Instant::now();
+        let sent: Arc<Vec<AtomicU64>> = Arc::new((0..lines).map(|_| AtomicU64::new(0)).collect());
+        let tasks: Vec<_> = (0..readers)
+            .map(|_| {
+                let mut clock = LineClock::new(base, Arc::clone(&sent));
+                rt.spawn(async move {
+                    use tokio::io::AsyncReadExt;
+                    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+                    let mut buf = vec![0; 16 * 1024];
+                    loop {
+                        let n = s.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            break;
+                        }
+                        clock.feed(&buf[..n], Instant::now());
+                    }
+                    clock.hist
+                })
+            })
+            .collect();
+        let mut socks: Vec<TcpStream> = (0..readers)
+            .map(|_| {
+                let (s, _) = listener.accept().unwrap();
+                s.set_nodelay(true).unwrap();
+                s
+            })
+            .collect();
+        pace(lines, rate, base, &sent, |line| {
+            for s in &mut socks {
+                s.write_all(line).unwrap();
+            }
+        });
+        drop(socks);
+        let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+        for t in tasks {
+            hist.add(rt.block_on(t).unwrap()).unwrap();
+        }
+        hist
+    };
+
+    let d = Daemon::start(&[]);
+    let get = d.get;
+    let mut upload = RawUpload::start(d.put);
+    upload.chunk(b"00000000 start of the log, before the measured lines ..........\n");
+    let base = Instant::now();
+    let sent: Arc<Vec<AtomicU64>> = Arc::new((0..lines).map(|_| AtomicU64::new(0)).collect());
+    let heads = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..readers)
+        .map(|_| {
+            let mut clock = LineClock::new(base, Arc::clone(&sent));
+            let heads = Arc::clone(&heads);
+            rt.spawn(async move {
+                let on_head = move || {
+                    heads.fetch_add(1, Ordering::SeqCst);
+                };
+                let clean = hyper_reader(get, on_head, |data, at| clock.feed(data, at)).await;
+                (clean, clock.hist)
+            })
+        })
+        .collect();
+    wait_heads(&heads, readers);
+    // Let every reader read the first line and settle at the head.
+    thread::sleep(Duration::from_millis(500));
+    let cpu0 = d.cpu_secs();
+    let wall = Instant::now();
+    pace(lines, rate, base, &sent, |line| upload.chunk(line));
+    let cpu = (d.cpu_secs() - cpu0) / wall.elapsed().as_secs_f64();
+    upload.finish();
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+    let mut exact = 0;
+    for t in tasks {
+        let (clean, h) = rt.block_on(t).unwrap();
+        // Every line seen once (plus the first line, which is not counted).
+        exact += usize::from(clean && h.len() == lines as u64 + 1);
+        hist.add(h).unwrap();
+    }
+    let row = Row {
+        scenario: format!("live latency: {rate} lines/s, {readers} readers, {secs} s"),
+        latency: Some(percentiles(&hist)),
+        exact: Some((exact, readers)),
+        peak_rss_kib: Some(d.peak_rss_kib()),
+        ratio: Some(
+            hist.value_at_quantile(0.99) as f64 / base_hist.value_at_quantile(0.99).max(1) as f64,
+        ),
+        note: format!(
+            "p50 / p99 / max; raw fan-out baseline {}; ratio = p99 / baseline p99; daemon CPU {:.0}% of a core",
+            percentiles(&base_hist),
+            cpu * 100.0
+        ),
+        ..Row::default()
+    };
+    report(row, &d)
+}
