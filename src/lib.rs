@@ -71,14 +71,29 @@ pub async fn run(config: Config) -> Result<(), StartupError> {
             let name = signals.recv().await;
             tracing::info!("{name} received: shutting down");
         })
-        .await;
-    Ok(())
+        .await
+}
+
+/// Binds a non-blocking std listener (with `SO_REUSEADDR`, as tokio does),
+/// for a runtime other than the current one to serve.
+fn bind_std(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    let listener = socket.listen(1024)?;
+    listener.into_std()
 }
 
 /// A bound (but not yet serving) livelog: both listeners are open and the
 /// temp file exists.
 pub struct Server {
-    upload: TcpListener,
+    /// A std listener: it is registered with the upload thread's own runtime
+    /// when serving starts (see [`Server::serve`]).
+    upload: std::net::TcpListener,
     reader: TcpListener,
     upload_addr: SocketAddr,
     reader_addr: SocketAddr,
@@ -117,14 +132,12 @@ impl Server {
         })?;
 
         let upload_addr = SocketAddr::new(config.put_host, config.put_port);
-        let upload = TcpListener::bind(upload_addr)
-            .await
-            .map_err(|source| StartupError::Bind {
-                listener: Listener::Upload,
-                variable: "LIVELOG_PUT_PORT",
-                addr: upload_addr,
-                source,
-            })?;
+        let upload = bind_std(upload_addr).map_err(|source| StartupError::Bind {
+            listener: Listener::Upload,
+            variable: "LIVELOG_PUT_PORT",
+            addr: upload_addr,
+            source,
+        })?;
         let reader_addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), config.get_port);
         let reader = TcpListener::bind(reader_addr)
             .await
@@ -171,7 +184,17 @@ impl Server {
 
     /// Serves both listeners until `shutdown` resolves; then stops accepting
     /// and gives open connections [`SHUTDOWN_GRACE`] to finish.
-    pub async fn serve(self, shutdown: impl Future<Output = ()>) {
+    ///
+    /// The upload is served on a thread of its own, with its own
+    /// single-threaded runtime: the runtime's workers may be busy writing to
+    /// thousands of readers, and a task queued behind them would wait for
+    /// every one of those writes before receiving the next chunk. On its own
+    /// thread the upload is polled as soon as its bytes arrive; readers can
+    /// share the CPU with it, but never hold its place in a queue.
+    ///
+    /// # Errors
+    /// [`StartupError::Thread`] if the upload thread cannot be started.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), StartupError> {
         let tls = self.shared.tls.is_some();
         tracing::info!(
             put = %self.upload_addr,
@@ -185,13 +208,35 @@ impl Server {
 
         let (stop, stopped) = watch::channel(false);
         let (alive, mut all_gone) = mpsc::channel::<()>(1);
-        tokio::spawn(server::accept_loop(
+        // Flipped when `serve` returns: the upload thread then drops its
+        // runtime, and with it any upload still running.
+        let (done, mut upload_thread_done) = watch::channel(false);
+        let upload_task = server::accept_loop_std(
             self.upload,
             Listener::Upload,
             Arc::clone(&self.shared),
             stopped.clone(),
             alive.clone(),
-        ));
+        );
+        std::thread::Builder::new()
+            .name("livelog-upload".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(err) => {
+                        tracing::error!("cannot start the upload runtime: {err}");
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    tokio::spawn(upload_task);
+                    let _ = upload_thread_done.wait_for(|done| *done).await;
+                });
+            })
+            .map_err(StartupError::Thread)?;
         tokio::spawn(server::accept_loop(
             self.reader,
             Listener::Reader,
@@ -214,6 +259,8 @@ impl Server {
             );
         }
         tracing::info!(stored = self.shared.store.progress().len, "livelog stopped");
+        let _ = done.send(true);
+        Ok(())
     }
 }
 
@@ -244,6 +291,8 @@ pub enum StartupError {
     },
     /// Signal handlers cannot be installed.
     Signals(io::Error),
+    /// The upload thread cannot be started.
+    Thread(io::Error),
 }
 
 impl StartupError {
@@ -278,6 +327,7 @@ impl fmt::Display for StartupError {
                 addr.port()
             ),
             StartupError::Signals(e) => write!(f, "cannot install signal handlers: {e}"),
+            StartupError::Thread(e) => write!(f, "cannot start the upload thread: {e}"),
         }
     }
 }

@@ -155,6 +155,21 @@ pub async fn accept_loop(
     }
 }
 
+/// [`accept_loop`] for a std listener, registered with the runtime that
+/// polls the returned future (the upload thread's own).
+pub async fn accept_loop_std(
+    listener: std::net::TcpListener,
+    kind: Listener,
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+    alive: mpsc::Sender<()>,
+) {
+    match TcpListener::from_std(listener) {
+        Ok(listener) => accept_loop(listener, kind, shared, shutdown, alive).await,
+        Err(err) => tracing::error!(listener = %kind, "cannot serve the listener: {err}"),
+    }
+}
+
 async fn serve_upload(
     stream: TcpStream,
     peer: SocketAddr,
