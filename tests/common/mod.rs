@@ -157,14 +157,24 @@ impl DaemonBuilder {
         loop {
             if let Some(status) = child.try_wait().expect("wait") {
                 let mut err = String::new();
-                child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
                 return (status, err);
             }
             if started.elapsed() > limit {
                 let _ = child.kill();
                 let _ = child.wait();
                 let mut err = String::new();
-                child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
                 panic!("livelog did not exit within {limit:?}; stderr:\n{err}");
             }
             std::thread::sleep(Duration::from_millis(10));
