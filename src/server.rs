@@ -231,26 +231,13 @@ async fn serve_reader(
     io.set_write_timeout(Some(shared.stall_timeout));
     let io = Box::pin(io);
 
+    // Each protocol path is boxed: a future is as large as its largest
+    // branch, and the TLS and HTTP/2 paths hold several KiB that a plain-text
+    // reader (the common case, and the one there may be thousands of) should
+    // not carry for the life of its connection.
     let result = match &shared.tls {
-        None => serve_http1_reader(io, &shared, shutdown).await,
-        Some(acceptor) => {
-            let tls = match tokio::time::timeout(shared.header_timeout, acceptor.accept(io)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(err)) => {
-                    tracing::debug!(%peer, "TLS handshake failed: {err}");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            if tls.get_ref().1.alpn_protocol() == Some(ALPN_H2) {
-                serve_h2_reader(tls, &shared, shutdown).await
-            } else {
-                serve_http1_reader(tls, &shared, shutdown).await
-            }
-        }
+        None => Box::pin(serve_http1_reader(io, &shared, shutdown)).await,
+        Some(acceptor) => Box::pin(serve_tls_reader(io, acceptor, peer, &shared, shutdown)).await,
     };
     if let Err(err) = result {
         if is_stall(&err) {
@@ -262,6 +249,37 @@ async fn serve_reader(
         } else {
             tracing::debug!(%peer, "reader connection ended: {err}");
         }
+    }
+}
+
+/// The TLS handshake (bounded by the header timeout), then HTTP/2 or
+/// HTTP/1.1 as ALPN chose. A failed or slow handshake ends the connection
+/// quietly (debug log): there was no request to answer.
+async fn serve_tls_reader<I>(
+    io: I,
+    acceptor: &TlsAcceptor,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), hyper::Error>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let tls = match tokio::time::timeout(shared.header_timeout, acceptor.accept(io)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(err)) => {
+            tracing::debug!(%peer, "TLS handshake failed: {err}");
+            return Ok(());
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "TLS handshake timed out");
+            return Ok(());
+        }
+    };
+    if tls.get_ref().1.alpn_protocol() == Some(ALPN_H2) {
+        serve_h2_reader(tls, shared, shutdown).await
+    } else {
+        serve_http1_reader(tls, shared, shutdown).await
     }
 }
 
