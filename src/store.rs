@@ -38,7 +38,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 ///
 /// Big enough that the blocking-pool round trip is small next to the copy,
 /// small enough that thousands of catching-up readers fit in the budget.
-pub const FILE_READ_BYTES: usize = 64 * 1024;
+pub const FILE_READ_BYTES: usize = 256 * 1024;
 
 /// Chunks smaller than this are merged into the ring's newest chunk (while the
 /// merged chunk stays under this size), in bytes.
