@@ -37,6 +37,10 @@ use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 
+#[path = "../tests/common/data.rs"]
+mod data;
+use data::{Checker, pattern};
+
 const MIB: usize = 1024 * 1024;
 const TOKEN: &str = "benchtoken";
 
@@ -293,20 +297,6 @@ fn field(line: &str, key: &str) -> Option<SocketAddr> {
 
 // ---------------------------------------------------------------- data
 
-/// Deterministic pseudo-random bytes (xorshift), as the tests use.
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
 /// The log to upload, in memory (to check readers) and in a file (for curl
 /// and socat to read).
 fn data_file(dir: &Path, len: usize, seed: u64) -> (PathBuf, Arc<Vec<u8>>) {
@@ -316,44 +306,6 @@ fn data_file(dir: &Path, len: usize, seed: u64) -> (PathBuf, Arc<Vec<u8>>) {
         std::fs::write(&path, &data).unwrap();
     }
     (path, Arc::new(data))
-}
-
-/// Compares streamed bytes with `expected` without keeping them.
-struct Checker {
-    expected: Arc<Vec<u8>>,
-    received: usize,
-    matched: usize,
-}
-
-impl Checker {
-    fn new(expected: Arc<Vec<u8>>) -> Self {
-        Checker {
-            expected,
-            received: 0,
-            matched: 0,
-        }
-    }
-
-    fn feed(&mut self, data: &[u8]) {
-        if self.matched == self.received {
-            let end = (self.received + data.len()).min(self.expected.len());
-            let n = end - self.received;
-            if data.len() >= n && data[..n] == self.expected[self.received..end] {
-                self.matched = end;
-            } else {
-                self.matched += self.expected[self.received..end]
-                    .iter()
-                    .zip(data)
-                    .take_while(|(a, b)| a == b)
-                    .count();
-            }
-        }
-        self.received += data.len();
-    }
-
-    fn exact(&self) -> bool {
-        self.received == self.expected.len() && self.matched == self.received
-    }
 }
 
 /// Reads `pipe` to its end through a [`Checker`]; returns (exact, when done).

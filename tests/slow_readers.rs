@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use common::data::Checker;
 use common::{Daemon, TOKEN, Uploader, pattern};
 
 const MIB: usize = 1024 * 1024;
@@ -32,33 +33,6 @@ struct Got {
 impl Got {
     fn exact(&self, expected: &[u8]) -> bool {
         self.exit == 0 && self.received == expected.len() && self.matched == expected.len()
-    }
-}
-
-/// Compares streamed bytes with `expected`, without keeping them.
-struct Checker {
-    expected: Arc<Vec<u8>>,
-    received: usize,
-    matched: usize,
-}
-
-impl Checker {
-    fn new(expected: Arc<Vec<u8>>) -> Self {
-        Checker {
-            expected,
-            received: 0,
-            matched: 0,
-        }
-    }
-
-    fn feed(&mut self, data: &[u8]) {
-        if self.matched == self.received {
-            let end = (self.received + data.len()).min(self.expected.len());
-            let want = &self.expected[self.received..end];
-            let same = want.iter().zip(data).take_while(|(a, b)| a == b).count();
-            self.matched += same;
-        }
-        self.received += data.len();
     }
 }
 

@@ -5,6 +5,11 @@
 //! are unused in some files.
 #![allow(dead_code)]
 
+pub mod data;
+// Not every test file uses `pattern`.
+#[allow(unused_imports)]
+pub use data::pattern;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -402,20 +407,6 @@ pub fn curl(args: &[&str]) -> (i32, Vec<u8>, String) {
         out.stdout,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-/// Deterministic pseudo-random bytes (xorshift), for byte-exact checks.
-pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 /// A self-signed certificate for `localhost` (rcgen): returns the directory
