@@ -94,12 +94,19 @@ pub enum Listener {
     Reader,
 }
 
-impl fmt::Display for Listener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Listener {
+    /// `"upload"` or `"reader"`, as logs name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Listener::Upload => "upload",
             Listener::Reader => "reader",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -402,10 +409,7 @@ fn logged(
         Logged::new(
             body,
             RequestLog {
-                listener: match listener {
-                    Listener::Upload => "upload",
-                    Listener::Reader => "reader",
-                },
+                listener: listener.as_str(),
                 method,
                 path,
                 status,
