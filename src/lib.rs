@@ -14,6 +14,7 @@
 //! * [`tls`] — HTTPS for the reader port;
 //! * [`server`] — listeners, connections, timeouts;
 //! * [`shutdown`] — signals;
+//! * [`stall`] — the stall timeout for each HTTP/2 stream;
 //! * [`logging`] — the subscriber and the per-request line.
 //!
 //! [`run`] is what the binary calls; [`Server`] lets tests and embedders bind
@@ -28,6 +29,7 @@ pub mod ranges;
 pub mod reader;
 pub mod server;
 pub mod shutdown;
+pub mod stall;
 pub mod store;
 pub mod tls;
 pub mod upload;

@@ -26,8 +26,9 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
+use hyper::service::Service;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulConnection;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -37,6 +38,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::logging::{BoxError, Logged, RequestLog, redact_path, short_path};
 use crate::reader::Readers;
+use crate::stall::{StallExecutor, Watched};
 use crate::store::LogStore;
 use crate::tls::ALPN_H2;
 use crate::upload;
@@ -284,7 +286,7 @@ where
         }
     };
     if tls.get_ref().1.alpn_protocol() == Some(ALPN_H2) {
-        serve_h2_reader(tls, shared, shutdown).await
+        serve_h2_reader(tls, peer, shared, shutdown).await
     } else {
         serve_http1_reader(tls, shared, shutdown).await
     }
@@ -317,6 +319,27 @@ fn reader_service(
     })
 }
 
+/// A reader response on HTTP/2: its body reports the bytes the socket takes.
+type H2Response = Response<Watched<Logged<ResponseBody>>>;
+
+/// [`reader_service`] with each body [`Watched`] for stalls.
+fn h2_reader_service(
+    shared: &Arc<Shared>,
+    got_request: Arc<AtomicBool>,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = H2Response,
+    Error = Infallible,
+    Future = std::future::Ready<Result<H2Response, Infallible>>,
+> + Clone {
+    let inner = reader_service(shared, Some(got_request));
+    service_fn(move |req: Request<Incoming>| {
+        // `reader_service` answers at once, so its future is already ready.
+        let resp = inner.call(req).into_inner();
+        std::future::ready(resp.map(|resp| resp.map(Watched::new)))
+    })
+}
+
 async fn serve_http1_reader<I>(
     io: I,
     shared: &Arc<Shared>,
@@ -334,8 +357,13 @@ where
     drive(conn, shutdown, None, shared.header_timeout).await
 }
 
+/// HTTP/2 readers share one socket, so the socket's write timeout cannot
+/// tell one stalled stream from its busy neighbours: each stream's task gets
+/// its own stall deadline ([`StallExecutor`]) and its body reports the bytes
+/// the socket takes ([`Watched`]).
 async fn serve_h2_reader<I>(
     io: I,
+    peer: SocketAddr,
     shared: &Arc<Shared>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), hyper::Error>
@@ -343,16 +371,14 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let got_request = Arc::new(AtomicBool::new(false));
-    let conn = http2::Builder::new(TokioExecutor::new())
+    let service = h2_reader_service(shared, Arc::clone(&got_request));
+    let conn = http2::Builder::new(StallExecutor::new(shared.stall_timeout, peer))
         .timer(TokioTimer::new())
         .max_concurrent_streams(H2_MAX_CONCURRENT_STREAMS)
         .max_header_list_size(H2_MAX_HEADER_LIST_BYTES)
         .keep_alive_interval(Duration::from_secs(30))
         .keep_alive_timeout(Duration::from_secs(20))
-        .serve_connection(
-            TokioIo::new(io),
-            reader_service(shared, Some(Arc::clone(&got_request))),
-        );
+        .serve_connection(TokioIo::new(io), service);
     drive(conn, shutdown, Some(got_request), shared.header_timeout).await
 }
 

@@ -17,7 +17,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use common::data::Checker;
-use common::{Daemon, TOKEN, Uploader, pattern};
+use common::{Daemon, TOKEN, Uploader, pattern, self_signed_cert};
 
 const MIB: usize = 1024 * 1024;
 
@@ -350,6 +350,92 @@ fn stall_timeout_drops_a_stalled_reader_but_not_an_idle_tail() {
         "the idle tail was cut off: {tail:?} of {} bytes",
         whole.len()
     );
+    let stalls = daemon.stderr().matches("reader disconnected").count();
+    assert_eq!(stalls, 1, "stderr:\n{}", daemon.stderr());
+}
+
+/// HTTP/2: a stream whose client stops reading it is reset after the stall
+/// timeout even though the client keeps reading another stream on the same
+/// connection (so the socket never blocks and no socket timeout could see
+/// it). The stalled stream's reader slot is freed; its busy neighbour, and
+/// then that neighbour as an idle tail, are untouched and get every byte.
+#[test]
+fn http2_stall_timeout_resets_a_stalled_stream_but_not_its_neighbour() {
+    const SIZE: usize = 8 * MIB;
+    let (_dir, cert, key, cert_pem) = self_signed_cert();
+    let daemon = Daemon::builder()
+        .env("SERVER_CRT_FILE", cert.to_str().unwrap())
+        .env("SERVER_KEY_FILE", key.to_str().unwrap())
+        .env("LIVELOG_STALL_TIMEOUT_SECS", "1")
+        .env("LIVELOG_MAX_READERS", "2")
+        .start();
+    let data = Arc::new(pattern(SIZE, 11));
+    // A 64 KiB window per stream, but a connection window big enough that
+    // the stalled stream's unread bytes never block its neighbour.
+    let client = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert_pem.as_bytes()).unwrap())
+        .resolve("localhost", daemon.get)
+        .http2_prior_knowledge()
+        .http2_initial_stream_window_size(65_535)
+        .http2_initial_connection_window_size(64 * MIB as u32)
+        .build()
+        .unwrap();
+    let url = daemon.https_url();
+
+    // Opened first, so the second request reuses its connection; never read.
+    let stalled = client.get(&url).send().unwrap();
+    assert_eq!(stalled.status(), 200);
+    assert_eq!(stalled.version(), reqwest::Version::HTTP_2);
+    let busy = {
+        let (client, url) = (client.clone(), url.clone());
+        thread::spawn(move || {
+            let mut resp = client.get(&url).send().unwrap();
+            assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+            let mut body = Vec::new();
+            resp.read_to_end(&mut body).map(|_| body)
+        })
+    };
+
+    let mut upload = Uploader::start(daemon.put);
+    for piece in data.chunks(256 * 1024) {
+        upload.chunk(piece);
+    }
+    assert!(
+        daemon.wait_for_log("HTTP/2 stream accepted no bytes", Duration::from_secs(20)),
+        "no HTTP/2 stall logged within 20 s; stderr:\n{}",
+        daemon.stderr()
+    );
+    // Both slots were taken (LIVELOG_MAX_READERS=2); the reset freed one.
+    let third = client
+        .get(&url)
+        .header("Range", "bytes=0-9")
+        .send()
+        .unwrap();
+    assert_eq!(third.status(), 206);
+    assert_eq!(&third.bytes().unwrap()[..], &data[..10]);
+
+    // The neighbour now waits for data with none pending, for longer than
+    // the stall timeout: it must not be timed out.
+    thread::sleep(Duration::from_secs(3));
+    let (status, reply) = upload.finish();
+    assert_eq!(status, 201, "{reply}");
+    let busy = busy.join().unwrap().expect("the busy stream ends cleanly");
+    assert!(
+        busy == *data,
+        "the busy stream got {} of {SIZE} bytes",
+        busy.len()
+    );
+
+    let mut stalled = stalled;
+    let mut got = Vec::new();
+    let end = stalled.read_to_end(&mut got);
+    assert!(
+        end.is_err(),
+        "the reset stream ended complete after {} bytes",
+        got.len()
+    );
+    assert!(got.len() < SIZE && got[..] == data[..got.len()]);
     let stalls = daemon.stderr().matches("reader disconnected").count();
     assert_eq!(stalls, 1, "stderr:\n{}", daemon.stderr());
 }
