@@ -90,6 +90,8 @@ pub struct RequestLog {
     pub status: StatusCode,
     /// When the request arrived.
     pub started: Instant,
+    /// The response's `Content-Length`, in bytes, if it has one.
+    pub content_length: Option<u64>,
 }
 
 /// A response body that counts the bytes it yields and logs one line for the
@@ -162,6 +164,9 @@ impl<B: Body> Drop for Logged<B> {
         let outcome = match self.outcome.as_deref() {
             Some(outcome) => outcome,
             None if self.inner.is_end_stream() => "complete",
+            // hyper stops polling a body once it has written all of its
+            // `Content-Length`, so the body never sees its own end.
+            None if log.content_length == Some(self.bytes) => "complete",
             None => "aborted",
         };
         let ms = log.started.elapsed().as_secs_f64() * 1e3;

@@ -431,6 +431,11 @@ fn logged(
     started: Instant,
 ) -> Response<Logged<ResponseBody>> {
     let status = resp.status();
+    let content_length = resp
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
     resp.map(|body| {
         Logged::new(
             body,
@@ -440,6 +445,7 @@ fn logged(
                 path,
                 status,
                 started,
+                content_length,
             },
         )
     })

@@ -16,10 +16,12 @@
 //! * A reader at the head of the log gets ring chunks as `Bytes` slices: shared,
 //!   never copied per reader.
 //! * A reader behind the ring reads the file at its own pace with positional
-//!   reads (`pread`) on the blocking pool. Its buffers are admitted by a byte
-//!   budget (a semaphore), so memory stays bounded however many readers fall
-//!   behind; a reader holds at most one read's worth of budget per chunk
-//!   still queued in its connection.
+//!   reads: from the page cache on the worker when the bytes are cached
+//!   (`preadv2` with `RWF_NOWAIT`), else on the blocking pool. Its 256 KiB
+//!   buffers are admitted by a byte budget (a semaphore), so memory stays
+//!   bounded however many readers fall behind. A reader never *waits* for
+//!   the budget, since stalled readers may hold it: with none left it reads
+//!   16 KiB pieces outside it, no more than its connection may buffer.
 //! * Bytes become visible to readers only after they are in the file, so the
 //!   stored length readers see is always bytes that are really stored.
 
@@ -41,6 +43,14 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 /// ~20% sooner than with 64 KiB reads); the catch-up budget holds at least 16
 /// such reads in flight at once.
 pub const FILE_READ_BYTES: usize = 256 * 1024;
+
+/// Largest file read made when the catch-up budget is all taken, in bytes.
+///
+/// The budget may be held by stalled readers until their stall timeout; a
+/// reader that finds none left reads this much at a time outside it rather
+/// than wait for them. 16 KiB is about what each connection already costs
+/// (~15 KiB), so this adds at most that per reader catching up at once.
+pub const UNBUDGETED_READ_BYTES: usize = 16 * 1024;
 
 /// Chunks smaller than this are merged into the ring's newest chunk (while the
 /// merged chunk stays under this size), in bytes.
@@ -418,12 +428,18 @@ impl Cursor {
         if let Some(chunk) = self.store.ring().slice(self.pos, limit) {
             return Ok(chunk);
         }
-        let want = (limit - self.pos).min(FILE_READ_BYTES as u64) as usize;
-        let permit = Arc::clone(&self.store.shared.catch_up)
-            .acquire_many_owned(want as u32)
-            .await
-            .map_err(|_| ReadError::Io(io::Error::other("the store is closed")))?;
         let shared = &self.store.shared;
+        let want = (limit - self.pos).min(FILE_READ_BYTES as u64) as usize;
+        // Never wait for the budget: whoever holds it may be a stalled
+        // reader (its last chunk stays queued in its connection until the
+        // stall timeout), and waiting would let it hold back this reader.
+        // Without budget, read a small piece instead; it costs no more than
+        // the connection buffer any reader may hold.
+        let (want, permit) = match Arc::clone(&shared.catch_up).try_acquire_many_owned(want as u32)
+        {
+            Ok(permit) => (want, Some(permit)),
+            Err(_) => (want.min(UNBUDGETED_READ_BYTES), None),
+        };
         let mut buf = Budgeted {
             buf: shared.buffers.take(want),
             len: want,
@@ -486,7 +502,8 @@ struct Budgeted {
     /// Bytes of `buf` read from the file.
     len: usize,
     pool: Arc<BufferPool>,
-    _permit: OwnedSemaphorePermit,
+    /// The budget share; `None` for a small read made without one.
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl AsRef<[u8]> for Budgeted {
@@ -626,5 +643,78 @@ impl Ring {
         }
         let to = chunk.len().min((limit - off) as usize);
         Some(chunk.slice(from..to))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const RING: usize = 64 * 1024;
+
+    /// A complete log of `len` bytes behind a 64 KiB ring.
+    fn complete_log(len: usize) -> (LogStore, Vec<u8>) {
+        let file = tempfile::tempfile().unwrap();
+        let store = LogStore::with_file(file, StoreLimits::from_ring_bytes(RING));
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let mut upload = store.begin_upload().unwrap();
+        for piece in data.chunks(100_000) {
+            upload.append(Bytes::copy_from_slice(piece)).unwrap();
+        }
+        upload.finish();
+        (store, data)
+    }
+
+    #[test]
+    fn read_cached_at_reads_fresh_bytes_or_nothing() {
+        let file = tempfile::tempfile().unwrap();
+        let data: Vec<u8> = (0..600_000).map(|i| (i % 251) as u8).collect();
+        file.write_all_at(&data, 0).unwrap();
+        let mut buf = vec![0; 300_000];
+        let n = read_cached_at(&file, &mut buf, 1000);
+        // Just written, so cached; a kernel or filesystem without
+        // RWF_NOWAIT reads nothing, which the caller handles.
+        assert!(n == 0 || n == buf.len(), "read {n}");
+        if n > 0 {
+            assert_eq!(buf, data[1000..301_000]);
+        }
+        assert_eq!(read_cached_at(&file, &mut buf, 600_000), 0, "past the end");
+    }
+
+    #[tokio::test]
+    async fn a_reader_behind_the_ring_gets_every_byte_and_reuses_one_buffer() {
+        let (store, data) = complete_log(4 << 20);
+        let mut cursor = store.cursor(0, None);
+        let mut got = Vec::new();
+        while let Some(chunk) = cursor.next_chunk().await.unwrap() {
+            got.extend_from_slice(&chunk);
+        }
+        assert!(got == data, "got {} of {} bytes", got.len(), data.len());
+        assert_eq!(store.shared.buffers.free().len(), 1);
+    }
+
+    /// Readers that keep their chunks (as stalled readers' connections do)
+    /// can take the whole catch-up budget; another reader then reads small
+    /// pieces at once instead of waiting for them.
+    #[tokio::test]
+    async fn a_reader_without_budget_reads_small_pieces_instead_of_waiting() {
+        let (store, data) = complete_log(8 << 20);
+        let mut held = Vec::new();
+        while store.shared.catch_up.available_permits() >= FILE_READ_BYTES {
+            let mut stalled = store.cursor(0, None);
+            held.push(stalled.next_chunk().await.unwrap().unwrap());
+        }
+        let mut cursor = store.cursor(0, None);
+        let wait = Duration::from_secs(5);
+        let next = tokio::time::timeout(wait, cursor.next_chunk());
+        let chunk = next.await.expect("waited for the budget").unwrap().unwrap();
+        assert_eq!(chunk[..], data[..UNBUDGETED_READ_BYTES]);
+
+        drop(held);
+        let chunk = cursor.next_chunk().await.unwrap().unwrap();
+        let at = UNBUDGETED_READ_BYTES;
+        assert_eq!(chunk[..], data[at..at + FILE_READ_BYTES]);
+        assert!(store.shared.buffers.free().len() <= store.shared.buffers.max);
     }
 }

@@ -51,6 +51,17 @@ fn write_then_read_with_curl() {
         assert!(exposed.contains(name), "{exposed}");
     }
     assert_eq!(read_all(resp).unwrap(), data);
+
+    // The daemon's request line says the read was complete.
+    let needle = "method=GET path=/log/<redacted> status=200 bytes=300000";
+    assert!(
+        d.wait_for_log(needle, Duration::from_secs(5)),
+        "{}",
+        d.stderr()
+    );
+    let stderr = d.stderr();
+    let line = stderr.lines().find(|l| l.contains(needle)).unwrap();
+    assert!(line.contains("outcome=\"complete\""), "{line}");
 }
 
 #[test]

@@ -286,6 +286,54 @@ fn stalled_reader_costs_bounded_memory_and_then_gets_every_byte() {
     );
 }
 
+/// Stalled readers behind the ring keep their last file read queued in their
+/// connection until the stall timeout. Twenty-four of them (more than the
+/// catch-up budget's 16 reads) must not make a reader that does read wait
+/// for them: it gets the whole log long before any stall timeout.
+#[test]
+fn stalled_readers_never_hold_back_a_reader_catching_up() {
+    const SIZE: usize = 48 * MIB;
+    const STALLED: usize = 24;
+    let daemon = Daemon::builder().own_temp_dir().start();
+    let expected = Arc::new(pattern(SIZE, 9));
+    let (_dir, path) = log_file(&expected);
+    let (code, reply) = curl_upload(daemon.put_url(), path).join().unwrap();
+    assert_eq!(code, 0, "upload curl failed: {reply}");
+
+    let mut stalled: Vec<RawReader> = (0..STALLED)
+        .map(|_| RawReader::connect(daemon.get, Some(4096)))
+        .collect();
+    for reader in &mut stalled {
+        assert_eq!(reader.head().0, 200);
+    }
+    // Let each fill its socket and leave a read queued in its connection.
+    thread::sleep(Duration::from_millis(500));
+
+    let started = Instant::now();
+    let reader = curl_reader(
+        daemon.get_url(),
+        Arc::clone(&expected),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let got = reader.join().unwrap();
+    assert!(got.exact(&expected), "the reading reader got {got:?}");
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(60),
+        "the reading reader took {took:?}: it waited for stalled readers"
+    );
+    // The stalled readers were never dropped (the stall timeout is 300 s):
+    // one that now reads gets the whole (complete, so Content-Length) log.
+    let mut first = stalled.swap_remove(0);
+    let mut body = Vec::new();
+    first.reader.read_to_end(&mut body).unwrap();
+    assert!(
+        body == *expected,
+        "a stalled reader then got {} of {SIZE} bytes",
+        body.len()
+    );
+}
+
 /// With `LIVELOG_STALL_TIMEOUT_SECS=1`, a reader that accepts no bytes while
 /// data waits is disconnected (its response ends incomplete, and the daemon
 /// logs it), while a reader that is only waiting for new data stays.
