@@ -117,7 +117,7 @@ fn main() {
 
     println!();
     println!(
-        "| scenario | MB/s | baseline MB/s | ratio | latency p50 / p99 / max | readers exact | peak RSS |"
+        "| scenario | MB/s | baseline MB/s | ratio | latency p50 / p99 / p99.9 / max | readers exact | peak RSS |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     for r in &rows {
@@ -1014,9 +1014,10 @@ impl LineClock {
 fn percentiles(h: &Histogram<u64>) -> String {
     let us = |v: u64| v as f64 / 1000.0;
     format!(
-        "{:.0} µs / {:.0} µs / {:.1} ms",
+        "{:.0} µs / {:.0} µs / {:.0} µs / {:.1} ms",
         us(h.value_at_quantile(0.5)),
         us(h.value_at_quantile(0.99)),
+        us(h.value_at_quantile(0.999)),
         us(h.max()) / 1000.0
     )
 }
@@ -1138,7 +1139,7 @@ fn latency(readers: usize, rate: usize, secs: u64) -> Row {
             hist.value_at_quantile(0.99) as f64 / base_hist.value_at_quantile(0.99).max(1) as f64,
         ),
         note: format!(
-            "p50 / p99 / max; raw fan-out baseline {}; ratio = p99 / baseline p99; daemon CPU {:.0}% of a core",
+            "p50 / p99 / p99.9 / max; raw fan-out baseline {}; ratio = p99 / baseline p99; daemon CPU {:.0}% of a core",
             percentiles(&base_hist),
             cpu * 100.0
         ),
