@@ -783,10 +783,9 @@ mod tests {
         held.push(other.next_chunk().await.unwrap().unwrap());
         assert!(store.shared.catch_up.available_permits() < FILE_READ_BYTES);
         let one_more = held.pop();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            drop(one_more);
-        });
+        // Runs once the reader below is waiting (this runtime has one
+        // thread, and the test task polls first).
+        tokio::spawn(async move { drop(one_more) });
         let chunk = cursor.next_chunk().await.unwrap().unwrap();
         let at = UNBUDGETED_READ_BYTES;
         assert_eq!(chunk[..], data[at..at + FILE_READ_BYTES]);
