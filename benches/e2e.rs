@@ -370,21 +370,7 @@ fn socat_copies(path: &Path, n: usize, check: Option<&Arc<Vec<u8>>>) -> Duration
     // Wait until every receiver listens (a probe would take its one accept).
     thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
-    let senders: Vec<Child> = ports
-        .iter()
-        .map(|port| {
-            Command::new("socat")
-                .args([
-                    "-u",
-                    "-b",
-                    "262144",
-                    &format!("OPEN:{}", path.display()),
-                    &format!("TCP:127.0.0.1:{port},retry=100,interval=0.01"),
-                ])
-                .spawn()
-                .expect("socat is installed")
-        })
-        .collect();
+    let senders: Vec<Child> = ports.iter().map(|port| socat_sender(path, *port)).collect();
     let mut last = started;
     for (mut child, checker) in receivers {
         child.wait().unwrap();
@@ -491,16 +477,7 @@ fn socat_to_file(path: &Path, dir: &Path) -> Duration {
         .expect("socat is installed");
     thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
-    let mut sender = Command::new("socat")
-        .args([
-            "-u",
-            "-b",
-            "262144",
-            &format!("OPEN:{}", path.display()),
-            &format!("TCP:127.0.0.1:{port},retry=100,interval=0.01"),
-        ])
-        .spawn()
-        .expect("socat is installed");
+    let mut sender = socat_sender(path, port);
     receiver.wait().unwrap();
     let took = started.elapsed();
     sender.wait().unwrap();
@@ -512,6 +489,20 @@ fn socat_to_file(path: &Path, dir: &Path) -> Duration {
     );
     std::fs::remove_file(&copy).unwrap();
     took
+}
+
+/// A socat sending `path` to a receiver listening on `port` on loopback.
+fn socat_sender(path: &Path, port: u16) -> Child {
+    Command::new("socat")
+        .args([
+            "-u",
+            "-b",
+            "262144",
+            &format!("OPEN:{}", path.display()),
+            &format!("TCP:127.0.0.1:{port},retry=100,interval=0.01"),
+        ])
+        .spawn()
+        .expect("socat is installed")
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
