@@ -121,15 +121,19 @@ impl DaemonBuilder {
             let mut ready_tx = Some(ready_tx);
             for line in BufReader::new(pipe).lines() {
                 let Ok(line) = line else { break };
+                // Stored before readiness is signalled, so a test that sees
+                // the daemon ready also sees the ready line in `stderr()`.
+                {
+                    let mut s = sink.lock().unwrap();
+                    s.push_str(&line);
+                    s.push('\n');
+                }
                 if let Some(tx) = &ready_tx {
                     if let (Some(put), Some(get)) = (field(&line, "put="), field(&line, "get=")) {
                         let _ = tx.send((put, get));
                         ready_tx = None;
                     }
                 }
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
             }
         });
         let (put, get) = match ready_rx.recv_timeout(Duration::from_secs(10)) {
