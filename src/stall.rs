@@ -167,7 +167,7 @@ impl<F: Future<Output = ()>> Future for WatchedStream<F> {
 /// A response body whose chunks report to the running HTTP/2 stream's
 /// progress record when the socket takes them.
 pub struct Watched<B> {
-    inner: Pin<Box<B>>,
+    inner: B,
     progress: Option<Arc<StreamProgress>>,
 }
 
@@ -175,7 +175,7 @@ impl<B> Watched<B> {
     /// Wraps `inner`. Outside a [`StallExecutor`] task it only forwards.
     pub fn new(inner: B) -> Self {
         Watched {
-            inner: Box::pin(inner),
+            inner,
             progress: None,
         }
     }
@@ -183,7 +183,7 @@ impl<B> Watched<B> {
 
 impl<B> Body for Watched<B>
 where
-    B: Body<Data = Bytes>,
+    B: Body<Data = Bytes> + Unpin,
 {
     type Data = Tracked;
     type Error = B::Error;
@@ -196,7 +196,7 @@ where
         if this.progress.is_none() {
             this.progress = STREAM.try_with(Arc::clone).ok();
         }
-        let frame = match this.inner.as_mut().poll_frame(cx) {
+        let frame = match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => frame,
             Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
             Poll::Ready(None) => return Poll::Ready(None),

@@ -128,10 +128,8 @@ struct Shared {
     file: Arc<File>,
     ring: Mutex<Ring>,
     progress: watch::Sender<Progress>,
-    /// Bytes of file-read buffers that may be in flight at once.
-    catch_up: Arc<Semaphore>,
-    /// Full-size read buffers hyper has finished with, kept for the next read.
-    buffers: Arc<BufferPool>,
+    /// The budget, and the buffers, of readers catching up from the file.
+    catch_up: Arc<CatchUp>,
 }
 
 impl fmt::Debug for LogStore {
@@ -170,8 +168,7 @@ impl LogStore {
                 file: Arc::new(file),
                 ring: Mutex::new(Ring::new(limits.ring_bytes)),
                 progress,
-                catch_up: Arc::new(Semaphore::new(catch_up)),
-                buffers: Arc::new(BufferPool::new(catch_up / FILE_READ_BYTES)),
+                catch_up: Arc::new(CatchUp::new(catch_up)),
             }),
         }
     }
@@ -435,66 +432,29 @@ impl Cursor {
     /// Reads from `self.pos` up to `limit` (exclusive; `pos < limit <=
     /// stored length`): a ring slice if the ring still holds `pos`, else a
     /// positional read of the file.
-    /// A share of the catch-up budget for a read of `want` bytes, or, when
-    /// none is to be had, a smaller read size and no share.
-    ///
-    /// Whoever holds the budget may be a stalled reader (its last chunk
-    /// stays queued in its connection until the stall timeout), so waiting
-    /// for it could let a stalled reader hold this one back. The budget is
-    /// waited for only while it is moving (some share came back within the
-    /// last [`BUDGET_WAIT`]); once none has for that long, the reader reads
-    /// [`UNBUDGETED_READ_BYTES`] outside it, no more than the connection
-    /// buffer any reader may hold.
-    async fn admit(&self, want: usize) -> (usize, Option<OwnedSemaphorePermit>) {
-        let shared = &self.store.shared;
-        let budget = || Arc::clone(&shared.catch_up);
-        if let Ok(permit) = budget().try_acquire_many_owned(want as u32) {
-            return (want, Some(permit));
-        }
-        if shared.buffers.budget_moving() {
-            // One queued acquire, kept across checks so the reader keeps its
-            // place in the (first-come, first-served) queue.
-            let wait = budget().acquire_many_owned(want as u32);
-            let mut wait = std::pin::pin!(wait);
-            loop {
-                match tokio::time::timeout(BUDGET_WAIT, wait.as_mut()).await {
-                    Ok(Ok(permit)) => return (want, Some(permit)),
-                    Ok(Err(_closed)) => break,
-                    Err(_) if shared.buffers.budget_moving() => {}
-                    Err(_) => break,
-                }
-            }
-        }
-        (want.min(UNBUDGETED_READ_BYTES), None)
-    }
-
     async fn read(&self, limit: u64) -> Result<Bytes, ReadError> {
         if let Some(chunk) = self.store.ring().slice(self.pos, limit) {
             return Ok(chunk);
         }
         let shared = &self.store.shared;
         let want = (limit - self.pos).min(FILE_READ_BYTES as u64) as usize;
-        let (want, permit) = self.admit(want).await;
-        let mut buf = Budgeted {
-            buf: shared.buffers.take(want),
-            len: want,
-            pool: Arc::clone(&shared.buffers),
-            _permit: permit,
-        };
+        // `len` may be less than `want`: a small read when no budget is free.
+        let mut buf = shared.catch_up.admit(want).await;
+        let len = buf.len;
         let pos = self.pos;
         // Catching up usually reads bytes written moments ago, still in the
         // page cache: copy them here, sparing a blocking-pool round trip
         // (two thread wake-ups) per read. Only what is not cached goes to
         // the blocking pool, where a disk read cannot stall this worker.
-        let cached = read_cached_at(&shared.file, &mut buf.buf[..want], pos);
-        if cached < want {
+        let cached = read_cached_at(&shared.file, &mut buf.buf[..len], pos);
+        if cached < len {
             let file = Arc::clone(&shared.file);
             buf = tokio::task::spawn_blocking(move || {
                 // Only bytes below the published length are asked for, and
                 // they were written before being published, so a short read
                 // means the file changed under us: report it rather than
                 // return a hole.
-                file.read_exact_at(&mut buf.buf[cached..want], pos + cached as u64)?;
+                file.read_exact_at(&mut buf.buf[cached..len], pos + cached as u64)?;
                 Ok(buf)
             })
             .await
@@ -536,9 +496,9 @@ struct Budgeted {
     buf: Vec<u8>,
     /// Bytes of `buf` read from the file.
     len: usize,
-    pool: Arc<BufferPool>,
+    catch_up: Arc<CatchUp>,
     /// The budget share; `None` for a small read made without one.
-    _permit: Option<OwnedSemaphorePermit>,
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl AsRef<[u8]> for Budgeted {
@@ -549,14 +509,16 @@ impl AsRef<[u8]> for Budgeted {
 
 impl Drop for Budgeted {
     fn drop(&mut self) {
-        if self._permit.is_some() {
-            self.pool.budget_returned();
+        if self.permit.is_some() {
+            self.catch_up.budget_returned();
         }
-        self.pool.give(std::mem::take(&mut self.buf));
+        self.catch_up.give(std::mem::take(&mut self.buf));
     }
 }
 
-/// Full-size ([`FILE_READ_BYTES`]) read buffers for reuse.
+/// What readers catching up from the file share: a byte budget for their
+/// read buffers, and the full-size ([`FILE_READ_BYTES`]) buffers themselves,
+/// kept for reuse.
 ///
 /// A fresh 256 KiB buffer costs a zeroing pass and, from the allocator, page
 /// faults: together more CPU than the read itself (the `/dev/null` fan-out
@@ -568,8 +530,11 @@ impl Drop for Budgeted {
 /// It also keeps the time a budget share last came back, which tells busy
 /// readers (shares return every few milliseconds) from stalled ones (none
 /// return until the stall timeout).
-struct BufferPool {
+struct CatchUp {
+    /// Bytes of read buffers that may be out at once.
+    budget: Arc<Semaphore>,
     free: Mutex<Vec<Vec<u8>>>,
+    /// Most buffers `free` keeps: the budget's number of full-size reads.
     max: usize,
     epoch: Instant,
     /// When a budget share last came back, in milliseconds since `epoch`
@@ -577,14 +542,63 @@ struct BufferPool {
     returned_ms: AtomicU64,
 }
 
-impl BufferPool {
-    fn new(max: usize) -> Self {
-        BufferPool {
+impl CatchUp {
+    /// A budget of `bytes`.
+    fn new(bytes: usize) -> Self {
+        CatchUp {
+            budget: Arc::new(Semaphore::new(bytes)),
             free: Mutex::new(Vec::new()),
-            max,
+            max: bytes / FILE_READ_BYTES,
             epoch: Instant::now(),
             returned_ms: AtomicU64::new(u64::MAX),
         }
+    }
+
+    /// A buffer for a read of `want` bytes holding its share of the budget,
+    /// or, when none is to be had, a smaller buffer without one.
+    ///
+    /// Whoever holds the budget may be a stalled reader (its last chunk
+    /// stays queued in its connection until the stall timeout), so waiting
+    /// for it could let a stalled reader hold this one back. The budget is
+    /// waited for only while it is moving (some share came back within the
+    /// last [`BUDGET_WAIT`]); once none has for that long, the reader reads
+    /// [`UNBUDGETED_READ_BYTES`] outside it, no more than the connection
+    /// buffer any reader may hold.
+    async fn admit(self: &Arc<Self>, want: usize) -> Budgeted {
+        let permit = match Arc::clone(&self.budget).try_acquire_many_owned(want as u32) {
+            Ok(permit) => Some(permit),
+            Err(_) => self.wait_for_budget(want).await,
+        };
+        let len = if permit.is_some() {
+            want
+        } else {
+            want.min(UNBUDGETED_READ_BYTES)
+        };
+        Budgeted {
+            buf: self.take(len),
+            len,
+            catch_up: Arc::clone(self),
+            permit,
+        }
+    }
+
+    /// A share of `want` bytes, waited for while the budget is moving.
+    async fn wait_for_budget(&self, want: usize) -> Option<OwnedSemaphorePermit> {
+        if self.budget_moving() {
+            // One queued acquire, kept across checks so the reader keeps its
+            // place in the (first-come, first-served) queue.
+            let wait = Arc::clone(&self.budget).acquire_many_owned(want as u32);
+            let mut wait = std::pin::pin!(wait);
+            loop {
+                match tokio::time::timeout(BUDGET_WAIT, wait.as_mut()).await {
+                    Ok(Ok(permit)) => return Some(permit),
+                    Ok(Err(_closed)) => break,
+                    Err(_) if self.budget_moving() => {}
+                    Err(_) => break,
+                }
+            }
+        }
+        None
     }
 
     fn now_ms(&self) -> u64 {
@@ -755,7 +769,7 @@ mod tests {
             got.extend_from_slice(&chunk);
         }
         assert!(got == data, "got {} of {} bytes", got.len(), data.len());
-        assert_eq!(store.shared.buffers.free().len(), 1);
+        assert_eq!(store.shared.catch_up.free().len(), 1);
     }
 
     /// Readers that keep their chunks (as stalled readers' connections do)
@@ -766,7 +780,7 @@ mod tests {
     async fn a_reader_waits_for_a_moving_budget_but_not_a_stuck_one() {
         let (store, data) = complete_log(8 << 20);
         let mut held = Vec::new();
-        while store.shared.catch_up.available_permits() >= FILE_READ_BYTES {
+        while store.shared.catch_up.budget.available_permits() >= FILE_READ_BYTES {
             let mut stalled = store.cursor(0, None);
             held.push(stalled.next_chunk().await.unwrap().unwrap());
         }
@@ -781,7 +795,7 @@ mod tests {
         held.pop();
         let mut other = store.cursor(0, None);
         held.push(other.next_chunk().await.unwrap().unwrap());
-        assert!(store.shared.catch_up.available_permits() < FILE_READ_BYTES);
+        assert!(store.shared.catch_up.budget.available_permits() < FILE_READ_BYTES);
         let one_more = held.pop();
         // Runs once the reader below is waiting (this runtime has one
         // thread, and the test task polls first).
@@ -790,6 +804,6 @@ mod tests {
         let at = UNBUDGETED_READ_BYTES;
         assert_eq!(chunk[..], data[at..at + FILE_READ_BYTES]);
         drop(held);
-        assert!(store.shared.buffers.free().len() <= store.shared.buffers.max);
+        assert!(store.shared.catch_up.free().len() <= store.shared.catch_up.max);
     }
 }
