@@ -410,7 +410,7 @@ fn eleventh_reader_is_refused_with_retry_after() {
     upload.chunk(b"done\n");
     assert_eq!(upload.finish().0, 201);
     let expected = Arc::new(b"done\n".to_vec());
-    assert!(wait_until(Duration::from_secs(5), || {
+    assert!(wait_until(SOON, || {
         let (code, out, _) = common::curl(&["-sS", &daemon.get_url()]);
         code == 0 && out == *expected
     }));
