@@ -84,8 +84,8 @@ pub fn logged(
 pub fn log_refused_head(port: Port, status: StatusCode, reason: &str) {
     tracing::warn!(
         listener = port.name(),
-        method = "-",
-        path = "-",
+        method = %"-",
+        path = %"-",
         status = status.as_u16(),
         outcome = reason,
         "request"
