@@ -546,3 +546,52 @@ fn sigterm_during_an_upload_lets_it_finish_within_the_grace() {
         Some(0)
     );
 }
+
+/// Connections that never make a request are logged at debug level, each
+/// with why it ended: closed by the client, a header timeout, a failed or
+/// slow TLS handshake. (Each is a line an operator can count.)
+#[test]
+fn connections_without_a_request_get_a_debug_line() {
+    let d = Daemon::builder()
+        .env("DEBUG", "1")
+        .env("LIVELOG_HEADER_TIMEOUT_SECS", "1")
+        .start();
+    drop(TcpStream::connect(d.get).unwrap());
+    assert!(
+        d.wait_for_log("connection closed before a request", Duration::from_secs(10)),
+        "{}",
+        d.stderr()
+    );
+    let mut slow = TcpStream::connect(d.put).unwrap();
+    slow.write_all(b"PUT /log HTTP/1.1\r\n").unwrap();
+    assert!(
+        d.wait_for_log(
+            "no complete request head within the header timeout",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        d.stderr()
+    );
+
+    let (_dir, cert, key, _) = self_signed_cert();
+    let tls = Daemon::builder()
+        .env("DEBUG", "1")
+        .env("LIVELOG_HEADER_TIMEOUT_SECS", "1")
+        .env("SERVER_CRT_FILE", cert.to_str().unwrap())
+        .env("SERVER_KEY_FILE", key.to_str().unwrap())
+        .start();
+    // Not a TLS record, not an HTTP request: the handshake fails.
+    exchange(tls.get, b"\x16\x03\x01\x00\x05hello");
+    assert!(
+        tls.wait_for_log("TLS handshake failed", Duration::from_secs(10)),
+        "{}",
+        tls.stderr()
+    );
+    let _silent = TcpStream::connect(tls.get).unwrap();
+    assert!(
+        tls.wait_for_log("TLS handshake timed out", Duration::from_secs(10)),
+        "{}",
+        tls.stderr()
+    );
+    drop(slow);
+}
