@@ -558,7 +558,10 @@ fn connections_without_a_request_get_a_debug_line() {
         .start();
     drop(TcpStream::connect(d.get).unwrap());
     assert!(
-        d.wait_for_log("connection closed before a request", Duration::from_secs(10)),
+        d.wait_for_log(
+            "connection closed before a request",
+            Duration::from_secs(10)
+        ),
         "{}",
         d.stderr()
     );
