@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 
+use livelog::StartupError;
 use livelog::config::{Config, VARIABLES};
 
 fn main() -> ExitCode {
@@ -13,7 +14,7 @@ fn main() -> ExitCode {
     }
     let config = match Config::from_env() {
         Ok(config) => config,
-        Err(err) => return fail(&err.to_string(), err.exit_code),
+        Err(err) => return fail(&StartupError::from(err)),
     };
     livelog::logging::init(config.debug);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -21,18 +22,21 @@ fn main() -> ExitCode {
         .build()
     {
         Ok(rt) => rt,
-        Err(err) => return fail(&format!("cannot start the async runtime: {err}"), 1),
+        Err(err) => {
+            eprintln!("livelog: error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
     };
     match runtime.block_on(livelog::run(config)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => fail(&err.to_string(), err.exit_code()),
+        Err(err) => fail(&err),
     }
 }
 
-/// One line on stderr, and the exit code.
-fn fail(message: &str, code: i32) -> ExitCode {
-    eprintln!("livelog: error: {message}");
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
+/// One line on stderr, and the error's exit code.
+fn fail(err: &StartupError) -> ExitCode {
+    eprintln!("livelog: error: {err}");
+    ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(1))
 }
 
 /// `--help`, `--version`, `--short-version`; anything else is an error.

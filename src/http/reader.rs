@@ -1,13 +1,15 @@
-//! The reader side: `GET`/`HEAD /log/<ACCESS_TOKEN>` on the reader listener.
+//! The readers: `GET`/`HEAD`/`OPTIONS /log/<ACCESS_TOKEN>` on the reader port.
 //!
 //! Each admitted reader gets a [`Cursor`] into the store and a streaming body
 //! that yields the log from its start (or its range) and then every new chunk
 //! as it is stored, until the upload ends. An upload that breaks ends the body
-//! with an error, which hyper turns into an incomplete response (no last
-//! chunk, short of `Content-Length`, or `RST_STREAM` on HTTP/2), so that no
-//! client mistakes a truncated log for a whole one.
+//! with an error, which the connection turns into an incomplete response (no
+//! last chunk, short of `Content-Length`, or `RST_STREAM` on HTTP/2) once
+//! every byte handed over has been sent, so that no client mistakes a
+//! truncated log for a whole one and none misses a stored byte.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures_util::stream;
 use http::header::{self, HeaderValue};
@@ -18,35 +20,33 @@ use percent_encoding::percent_decode_str;
 use subtle::ConstantTimeEq;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::logging::BoxError;
-use crate::ranges::{self, Selection};
-use crate::server::{ResponseBody, empty, plain};
+use super::access_log::{LoggedResponse, logged};
+use super::ranges::{self, Selection};
+use super::{BoxError, ResponseBody, empty, plain};
+use crate::config::Port;
 use crate::store::{Cursor, LogStore};
 
 /// Seconds a client is told to wait (`Retry-After`) when all reader slots are
 /// taken.
 pub const RETRY_AFTER_SECS: u64 = 5;
 
-/// How long a failing body waits before reporting the failure, so the stored
-/// bytes already handed to hyper reach the socket first.
-const FLUSH_BEFORE_FAILING: std::time::Duration = std::time::Duration::from_millis(50);
-
 /// Headers a browser's `fetch()` may read from a cross-origin response
 /// (the fetch standard's CORS-safelisted response headers exclude these).
 const EXPOSE_HEADERS: &str = "Content-Length, Content-Range, Accept-Ranges";
 
-/// What the reader listener needs to answer a request.
-pub struct Readers {
+/// Handles requests on the reader port: checks the token, takes a reader
+/// slot, and streams the log.
+pub struct ReadHandler {
     store: LogStore,
     token: Vec<u8>,
     slots: Arc<Semaphore>,
     max_readers: usize,
 }
 
-impl Readers {
+impl ReadHandler {
     /// Readers of `store`, admitted with `token`, at most `max_readers` at once.
     pub fn new(store: LogStore, token: &str, max_readers: usize) -> Self {
-        Readers {
+        ReadHandler {
             store,
             token: token.as_bytes().to_vec(),
             slots: Arc::new(Semaphore::new(max_readers)),
@@ -54,8 +54,21 @@ impl Readers {
         }
     }
 
-    /// Handles one request on the reader listener.
-    pub fn handle<B>(&self, req: &Request<B>) -> Response<ResponseBody> {
+    /// Answers one request, logging its line when the response is done.
+    /// Never waits: a streaming body does its waiting as it is polled.
+    pub fn call<B>(&self, req: &Request<B>) -> LoggedResponse {
+        let started = Instant::now();
+        let resp = self.handle(req);
+        logged(
+            resp,
+            Port::Reader,
+            req.method().clone(),
+            req.uri().path(),
+            started,
+        )
+    }
+
+    fn handle<B>(&self, req: &Request<B>) -> Response<ResponseBody> {
         let path = req.uri().path();
         let Some(token) = path
             .strip_prefix("/log/")
@@ -96,87 +109,110 @@ impl Readers {
     }
 
     fn read<B>(&self, req: &Request<B>) -> Response<ResponseBody> {
-        // RFC 9110 §13.1.5: If-Range holds a validator; livelog issues none
-        // (a live log has no stable ETag), so no If-Range can match and the
-        // Range is ignored, sending the whole log.
-        // Two `Range` fields are one list of ranges (RFC 9110 §5.3): a
-        // multi-range request, which livelog ignores like any other.
-        let mut fields = req.headers().get_all(header::RANGE).iter();
-        let range = match (fields.next(), fields.next()) {
-            _ if req.headers().contains_key(header::IF_RANGE) => None,
-            (Some(value), None) => value.to_str().ok().and_then(ranges::parse),
-            _ => None,
+        let range = ranges::requested(req.headers());
+        let span = match Span::of(ranges::select(range, self.store.progress())) {
+            Ok(span) => span,
+            Err(current_length) => return unsatisfiable(current_length),
         };
-        let progress = self.store.progress();
-        let selection = ranges::select(range, progress);
-
-        let (status, start, end, content_length, content_range) = match selection {
-            Selection::Full { content_length } => (StatusCode::OK, 0, None, content_length, None),
-            Selection::Partial(part) => (
-                StatusCode::PARTIAL_CONTENT,
-                part.first,
-                // `last` may be near u64::MAX (a client's "follow forever").
-                Some(part.last.saturating_add(1)),
-                part.stored.then(|| part.len()),
-                Some(part.content_range()),
-            ),
-            Selection::Unsatisfiable { current_length } => {
-                let mut resp = with_cors(plain(
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    &format!("range not satisfiable: the log has {current_length} bytes now\n"),
-                ));
-                insert(
-                    &mut resp,
-                    header::CONTENT_RANGE,
-                    &ranges::unsatisfied_range(current_length),
-                );
-                insert(&mut resp, header::ACCEPT_RANGES, "bytes");
-                return resp;
-            }
-        };
-
         let body = if req.method() == Method::HEAD {
             empty()
         } else {
             let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
-                tracing::warn!(
-                    max = self.max_readers,
-                    "reader refused: all reader slots taken"
-                );
-                let mut resp = plain(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &format!(
-                        "service unavailable: {} readers already connected; retry later\n",
-                        self.max_readers
-                    ),
-                );
-                insert(
-                    &mut resp,
-                    header::RETRY_AFTER,
-                    &RETRY_AFTER_SECS.to_string(),
-                );
-                insert(&mut resp, header::ACCEPT_RANGES, "bytes");
-                return with_cors(resp);
+                return self.busy();
             };
-            stream_body(self.store.cursor(start, end), slot)
+            stream_body(self.store.cursor(span.start, span.end), slot)
         };
 
         let mut resp = Response::new(body);
-        *resp.status_mut() = status;
+        *resp.status_mut() = span.status;
         insert(&mut resp, header::CONTENT_TYPE, "text/plain; charset=utf-8");
         insert(&mut resp, header::ACCEPT_RANGES, "bytes");
         // A live log changes under any cache; a complete one is still
         // private to whoever holds the token.
         insert(&mut resp, header::CACHE_CONTROL, "no-store");
         insert(&mut resp, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-        if let Some(len) = content_length {
+        if let Some(len) = span.content_length {
             insert(&mut resp, header::CONTENT_LENGTH, &len.to_string());
         }
-        if let Some(range) = content_range {
+        if let Some(range) = span.content_range {
             insert(&mut resp, header::CONTENT_RANGE, &range);
         }
         with_cors(resp)
     }
+
+    /// `503` when every reader slot is taken.
+    fn busy(&self) -> Response<ResponseBody> {
+        tracing::warn!(
+            max = self.max_readers,
+            "reader refused: all reader slots taken"
+        );
+        let mut resp = plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "service unavailable: {} readers already connected; retry later\n",
+                self.max_readers
+            ),
+        );
+        insert(
+            &mut resp,
+            header::RETRY_AFTER,
+            &RETRY_AFTER_SECS.to_string(),
+        );
+        insert(&mut resp, header::ACCEPT_RANGES, "bytes");
+        with_cors(resp)
+    }
+}
+
+/// The part of the log a `200` or `206` response carries, and what its head
+/// says about it.
+struct Span {
+    status: StatusCode,
+    /// First byte offset.
+    start: u64,
+    /// End offset (exclusive); `None` follows the log to its end.
+    end: Option<u64>,
+    content_length: Option<u64>,
+    content_range: Option<String>,
+}
+
+impl Span {
+    /// The span a selection stands for, or `Err(current_length)` when it is
+    /// unsatisfiable.
+    fn of(selection: Selection) -> Result<Span, u64> {
+        match selection {
+            Selection::Full { content_length } => Ok(Span {
+                status: StatusCode::OK,
+                start: 0,
+                end: None,
+                content_length,
+                content_range: None,
+            }),
+            Selection::Partial(part) => Ok(Span {
+                status: StatusCode::PARTIAL_CONTENT,
+                start: part.first,
+                // `last` may be near u64::MAX (a client's "follow forever").
+                end: Some(part.last.saturating_add(1)),
+                content_length: part.stored.then(|| part.len()),
+                content_range: Some(part.content_range()),
+            }),
+            Selection::Unsatisfiable { current_length } => Err(current_length),
+        }
+    }
+}
+
+/// `416` with the log's current length (RFC 9110 §15.5.17).
+fn unsatisfiable(current_length: u64) -> Response<ResponseBody> {
+    let mut resp = with_cors(plain(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        &format!("range not satisfiable: the log has {current_length} bytes now\n"),
+    ));
+    insert(
+        &mut resp,
+        header::CONTENT_RANGE,
+        &ranges::unsatisfied_range(current_length),
+    );
+    insert(&mut resp, header::ACCEPT_RANGES, "bytes");
+    resp
 }
 
 /// The body of one reader: the cursor's chunks, one frame each, ending
@@ -190,14 +226,7 @@ fn stream_body(cursor: Cursor, slot: OwnedSemaphorePermit) -> ResponseBody {
         match cursor.next_chunk().await {
             Ok(Some(chunk)) => Some((Ok(Frame::data(chunk)), Some((cursor, slot)))),
             Ok(None) => None,
-            Err(err) => {
-                // hyper drops whatever it still buffers for this socket the
-                // moment a body fails. Pause first: hyper flushes while the
-                // body is pending, so a reader keeping up receives every
-                // stored byte before the incomplete end.
-                tokio::time::sleep(FLUSH_BEFORE_FAILING).await;
-                Some((Err(BoxError::from(err)), None))
-            }
+            Err(err) => Some((Err(BoxError::from(err)), None)),
         }
     });
     StreamBody::new(chunks).boxed_unsync()
@@ -242,10 +271,10 @@ mod tests {
     use super::*;
     use crate::store::StoreLimits;
 
-    fn readers(token: &str) -> Readers {
+    fn readers(token: &str) -> ReadHandler {
         let file = tempfile::tempfile().unwrap();
         let store = LogStore::with_file(file, StoreLimits::from_ring_bytes(1024));
-        Readers::new(store, token, 4)
+        ReadHandler::new(store, token, 4)
     }
 
     #[test]

@@ -6,8 +6,7 @@
 //! `rustls-pki-types`' `PemObject` (`rustls-pemfile` is unmaintained,
 //! RUSTSEC-2025-0134).
 
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use rustls::ServerConfig;
@@ -15,36 +14,12 @@ use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::config::TlsFiles;
+use crate::error::TlsError;
 
 /// ALPN protocol id for HTTP/2 (RFC 7540 §3.3).
 pub const ALPN_H2: &[u8] = b"h2";
 /// ALPN protocol id for HTTP/1.1 (RFC 7301 §6).
 pub const ALPN_HTTP11: &[u8] = b"http/1.1";
-
-/// A certificate or key that could not be used; names the file and variable.
-#[derive(Debug)]
-pub struct TlsError {
-    /// The variable the file came from (`SERVER_CRT_FILE` / `SERVER_KEY_FILE`).
-    pub variable: &'static str,
-    /// The file.
-    pub path: PathBuf,
-    /// What is wrong with it, in one line.
-    pub reason: String,
-}
-
-impl fmt::Display for TlsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.variable,
-            self.path.display(),
-            self.reason
-        )
-    }
-}
-
-impl std::error::Error for TlsError {}
 
 /// Loads `files` into a server config with ALPN `h2`, `http/1.1`.
 ///

@@ -25,6 +25,11 @@ pub const DEFAULT_RING_BYTES: usize = 4 * 1024 * 1024;
 pub const DEFAULT_STALL_TIMEOUT_SECS: u64 = 300;
 /// Default cap on concurrent readers (`LIVELOG_MAX_READERS`).
 pub const DEFAULT_MAX_READERS: usize = 10_000;
+/// Default cap on open connections to the reader port
+/// (`LIVELOG_MAX_CONNECTIONS`): twice the default reader cap, so every
+/// reader slot can be taken while as many connections again are between
+/// requests or handshakes.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 20_000;
 /// Default request-header timeout in seconds (`LIVELOG_HEADER_TIMEOUT_SECS`).
 pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
 /// Largest timeout accepted, in seconds (365 days), for
@@ -36,6 +41,10 @@ pub const MAX_TIMEOUT_SECS: u64 = 365 * 24 * 60 * 60;
 /// a process's open files (`fs.nr_open`), each reader needing one. (The
 /// reader slots are a `tokio` semaphore, which panics past 2^61 permits.)
 pub const MAX_READERS_LIMIT: usize = 1 << 20;
+
+/// Largest `LIVELOG_MAX_CONNECTIONS` accepted: 2^20, as for
+/// [`MAX_READERS_LIMIT`] (each connection needs an open file).
+pub const MAX_CONNECTIONS_LIMIT: usize = 1 << 20;
 
 /// The variables livelog reads, with a one-line description each; `--help`
 /// prints this table.
@@ -78,6 +87,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "concurrent readers; more get 503 (default 10000)",
     ),
     (
+        "LIVELOG_MAX_CONNECTIONS",
+        "open connections to the reader port; more are closed at once (default 20000)",
+    ),
+    (
         "LIVELOG_HEADER_TIMEOUT_SECS",
         "close connections that send no complete request head in time (default 10)",
     ),
@@ -91,6 +104,39 @@ pub struct TlsFiles {
     pub cert: PathBuf,
     /// `SERVER_KEY_FILE`: the private key (PKCS#8, PKCS#1 or SEC1).
     pub key: PathBuf,
+}
+
+/// The two ports livelog listens on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Port {
+    /// The upload port: `PUT /log`, on loopback (`LIVELOG_PUT_PORT`).
+    Upload,
+    /// The reader port: `GET /log/<ACCESS_TOKEN>` (`LIVELOG_GET_PORT`).
+    Reader,
+}
+
+impl Port {
+    /// `"upload"` or `"reader"`, as logs name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Port::Upload => "upload",
+            Port::Reader => "reader",
+        }
+    }
+
+    /// The variable that sets the port's number.
+    pub fn variable(self) -> &'static str {
+        match self {
+            Port::Upload => "LIVELOG_PUT_PORT",
+            Port::Reader => "LIVELOG_GET_PORT",
+        }
+    }
+}
+
+impl fmt::Display for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Everything livelog is configured with. Build it with [`Config::from_env`]
@@ -117,6 +163,9 @@ pub struct Config {
     pub stall_timeout: Duration,
     /// Cap on concurrent readers.
     pub max_readers: usize,
+    /// Cap on open connections to the reader port (readers, connections
+    /// between requests, TLS handshakes in progress).
+    pub max_connections: usize,
     /// How long a connection may take to send a complete request head (and,
     /// over TLS, to finish the handshake).
     pub header_timeout: Duration,
@@ -135,6 +184,7 @@ impl fmt::Debug for Config {
             .field("ring_bytes", &self.ring_bytes)
             .field("stall_timeout", &self.stall_timeout)
             .field("max_readers", &self.max_readers)
+            .field("max_connections", &self.max_connections)
             .field("header_timeout", &self.header_timeout)
             .finish()
     }
@@ -154,6 +204,7 @@ impl Config {
             ring_bytes: DEFAULT_RING_BYTES,
             stall_timeout: Duration::from_secs(DEFAULT_STALL_TIMEOUT_SECS),
             max_readers: DEFAULT_MAX_READERS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             header_timeout: Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS),
         }
     }
@@ -211,23 +262,7 @@ impl Config {
                 ))
             })?;
         }
-        config.tls = match (non_empty(v.server_crt_file), non_empty(v.server_key_file)) {
-            (Some(cert), Some(key)) => Some(TlsFiles {
-                cert: cert.into(),
-                key: key.into(),
-            }),
-            (None, None) => None,
-            (Some(_), None) => {
-                return Err(ConfigError::new(
-                    "SERVER_CRT_FILE is set but SERVER_KEY_FILE is not: set both for HTTPS, or neither",
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(ConfigError::new(
-                    "SERVER_KEY_FILE is set but SERVER_CRT_FILE is not: set both for HTTPS, or neither",
-                ));
-            }
-        };
+        config.tls = tls_files(non_empty(v.server_crt_file), non_empty(v.server_key_file))?;
         if let Some(dir) = non_empty(v.livelog_temp_dir) {
             config.temp_dir = dir.into();
         }
@@ -245,6 +280,10 @@ impl Config {
         }
         if let Some(s) = v.livelog_max_readers {
             config.max_readers = parse_number("LIVELOG_MAX_READERS", &s, 1, MAX_READERS_LIMIT)?;
+        }
+        if let Some(s) = v.livelog_max_connections {
+            config.max_connections =
+                parse_number("LIVELOG_MAX_CONNECTIONS", &s, 1, MAX_CONNECTIONS_LIMIT)?;
         }
         if let Some(s) = v.livelog_header_timeout_secs {
             config.header_timeout = Duration::from_secs(parse_number(
@@ -272,7 +311,25 @@ struct RawVars {
     livelog_ring_bytes: Option<String>,
     livelog_stall_timeout_secs: Option<String>,
     livelog_max_readers: Option<String>,
+    livelog_max_connections: Option<String>,
     livelog_header_timeout_secs: Option<String>,
+}
+
+/// HTTPS needs both files or neither.
+fn tls_files(cert: Option<String>, key: Option<String>) -> Result<Option<TlsFiles>, ConfigError> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles {
+            cert: cert.into(),
+            key: key.into(),
+        })),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ConfigError::new(
+            "SERVER_CRT_FILE is set but SERVER_KEY_FILE is not: set both for HTTPS, or neither",
+        )),
+        (None, Some(_)) => Err(ConfigError::new(
+            "SERVER_KEY_FILE is set but SERVER_CRT_FILE is not: set both for HTTPS, or neither",
+        )),
+    }
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
@@ -335,189 +392,4 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
-    }
-
-    #[test]
-    fn token_is_required_and_non_empty() {
-        for pairs in [&[][..], &[("ACCESS_TOKEN", "")][..]] {
-            let err = cfg(pairs).unwrap_err();
-            assert!(err.message.contains("ACCESS_TOKEN"), "{err}");
-            assert_eq!(err.exit_code, 1);
-        }
-    }
-
-    #[test]
-    fn defaults_match_the_go_livelog() {
-        let c = cfg(&[("ACCESS_TOKEN", "t")]).unwrap();
-        assert_eq!(c.put_port, 60022);
-        assert_eq!(c.get_port, 60023);
-        assert_eq!(c.put_host, IpAddr::V4(Ipv4Addr::LOCALHOST));
-        assert!(c.tls.is_none());
-        assert!(!c.debug);
-        assert_eq!(c.ring_bytes, DEFAULT_RING_BYTES);
-    }
-
-    #[test]
-    fn port_errors_use_the_go_exit_codes() {
-        let cases = [
-            ("LIVELOG_PUT_PORT", "abc", 64),
-            ("LIVELOG_PUT_PORT", "65536", 65),
-            ("LIVELOG_PUT_PORT", "-1", 65),
-            ("LIVELOG_GET_PORT", "12x", 66),
-            ("LIVELOG_GET_PORT", "99999999999", 67),
-        ];
-        for (var, value, code) in cases {
-            let err = cfg(&[("ACCESS_TOKEN", "t"), (var, value)]).unwrap_err();
-            assert_eq!(err.exit_code, code, "{var}={value}");
-            assert!(err.message.contains(var), "{err}");
-        }
-        let c = cfg(&[
-            ("ACCESS_TOKEN", "t"),
-            ("LIVELOG_PUT_PORT", "0"),
-            ("LIVELOG_GET_PORT", "65535"),
-        ])
-        .unwrap();
-        assert_eq!((c.put_port, c.get_port), (0, 65535));
-    }
-
-    #[test]
-    fn tls_needs_both_files() {
-        let err = cfg(&[("ACCESS_TOKEN", "t"), ("SERVER_CRT_FILE", "/a.crt")]).unwrap_err();
-        assert!(err.message.contains("SERVER_KEY_FILE"), "{err}");
-        let err = cfg(&[("ACCESS_TOKEN", "t"), ("SERVER_KEY_FILE", "/a.key")]).unwrap_err();
-        assert!(err.message.contains("SERVER_CRT_FILE"), "{err}");
-        let c = cfg(&[
-            ("ACCESS_TOKEN", "t"),
-            ("SERVER_CRT_FILE", "/a.crt"),
-            ("SERVER_KEY_FILE", "/a.key"),
-        ])
-        .unwrap();
-        assert_eq!(
-            c.tls,
-            Some(TlsFiles {
-                cert: "/a.crt".into(),
-                key: "/a.key".into()
-            })
-        );
-    }
-
-    #[test]
-    fn limits_are_checked_and_named() {
-        for var in [
-            "LIVELOG_RING_BYTES",
-            "LIVELOG_STALL_TIMEOUT_SECS",
-            "LIVELOG_MAX_READERS",
-            "LIVELOG_HEADER_TIMEOUT_SECS",
-        ] {
-            let err = cfg(&[("ACCESS_TOKEN", "t"), (var, "lots")]).unwrap_err();
-            assert!(err.message.contains(var), "{err}");
-        }
-        let err = cfg(&[("ACCESS_TOKEN", "t"), ("LIVELOG_MAX_READERS", "0")]).unwrap_err();
-        assert!(err.message.contains("LIVELOG_MAX_READERS"), "{err}");
-        let c = cfg(&[
-            ("ACCESS_TOKEN", "t"),
-            ("LIVELOG_RING_BYTES", "0"),
-            ("LIVELOG_STALL_TIMEOUT_SECS", "7"),
-            ("DEBUG", "*"),
-            ("LIVELOG_PUT_HOST", "0.0.0.0"),
-        ])
-        .unwrap();
-        assert_eq!(c.ring_bytes, 0);
-        assert_eq!(c.stall_timeout, Duration::from_secs(7));
-        assert!(c.debug);
-        assert_eq!(c.put_host, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let err = cfg(&[("ACCESS_TOKEN", "t"), ("LIVELOG_PUT_HOST", "localhost")]).unwrap_err();
-        assert!(err.message.contains("LIVELOG_PUT_HOST"), "{err}");
-    }
-
-    #[test]
-    fn debug_output_never_shows_the_token() {
-        let c = Config::new("secretpuppy");
-        assert!(!format!("{c:?}").contains("secretpuppy"));
-    }
-
-    /// `(variable, min, max)` of every numeric limit.
-    const LIMITS: [(&str, u128, u128); 4] = [
-        ("LIVELOG_RING_BYTES", 0, usize::MAX as u128),
-        ("LIVELOG_STALL_TIMEOUT_SECS", 1, MAX_TIMEOUT_SECS as u128),
-        ("LIVELOG_MAX_READERS", 1, MAX_READERS_LIMIT as u128),
-        ("LIVELOG_HEADER_TIMEOUT_SECS", 1, MAX_TIMEOUT_SECS as u128),
-    ];
-
-    /// The value a parsed config holds for `var`.
-    fn limit_value(c: &Config, var: &str) -> u128 {
-        match var {
-            "LIVELOG_RING_BYTES" => c.ring_bytes as u128,
-            "LIVELOG_STALL_TIMEOUT_SECS" => c.stall_timeout.as_secs() as u128,
-            "LIVELOG_MAX_READERS" => c.max_readers as u128,
-            _ => c.header_timeout.as_secs() as u128,
-        }
-    }
-
-    #[test]
-    fn limits_have_upper_bounds() {
-        for (var, _, max) in LIMITS {
-            let at_max = max.to_string();
-            let c = cfg(&[("ACCESS_TOKEN", "t"), (var, &at_max)]).unwrap();
-            assert_eq!(limit_value(&c, var), max, "{var}");
-            let past = (max + 1).to_string();
-            let err = cfg(&[("ACCESS_TOKEN", "t"), (var, &past)]).unwrap_err();
-            assert!(err.message.contains(var), "{err}");
-            assert_eq!(err.exit_code, 1);
-        }
-    }
-
-    proptest! {
-        /// Any value of a numeric limit (digits, signs, spaces, junk) either
-        /// parses to the number it spells, within its range, or fails with
-        /// exit code 1 and a message naming the variable.
-        #[test]
-        fn any_limit_value_is_parsed_or_named(
-            which in 0..LIMITS.len(),
-            value in prop_oneof!["[ +-]?[0-9]{1,22}[ ]?", "\\PC{0,24}"],
-        ) {
-            let (var, min, max) = LIMITS[which];
-            match cfg(&[("ACCESS_TOKEN", "t"), (var, &value)]) {
-                Ok(c) => {
-                    let n: u128 = value.trim().parse().expect("accepted values are numbers");
-                    prop_assert!(n >= min && n <= max, "{}={:?} accepted", var, value);
-                    prop_assert_eq!(limit_value(&c, var), n);
-                }
-                Err(e) => {
-                    prop_assert_eq!(e.exit_code, 1);
-                    prop_assert!(e.message.contains(var), "{}", e.message);
-                    let n = value.trim().parse::<u128>().ok();
-                    prop_assert!(
-                        n.is_none_or(|n| n < min || n > max),
-                        "{}={:?} refused: {}", var, value, e.message
-                    );
-                }
-            }
-        }
-    }
-
-    proptest! {
-        /// Any port string either parses to the number it spells or fails
-        /// with one of the two codes for its variable, naming it.
-        #[test]
-        fn any_port_value_is_parsed_or_named(value in "\\PC{0,12}") {
-            match cfg(&[("ACCESS_TOKEN", "t"), ("LIVELOG_GET_PORT", &value)]) {
-                Ok(c) => {
-                    // An empty variable counts as unset, as in the Go livelog.
-                    let want = if value.is_empty() { Some(DEFAULT_GET_PORT) } else { value.trim().parse::<u16>().ok() };
-                    prop_assert_eq!(Some(c.get_port), want);
-                }
-                Err(e) => {
-                    prop_assert!(e.exit_code == 66 || e.exit_code == 67);
-                    prop_assert!(e.message.contains("LIVELOG_GET_PORT"));
-                }
-            }
-        }
-    }
-}
+mod tests;

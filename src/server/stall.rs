@@ -1,7 +1,7 @@
 //! The stall timeout for HTTP/2 streams.
 //!
 //! On HTTP/1.1 a reader owns its TCP connection, so a write timeout on the
-//! socket (see `server.rs`) catches a reader that stops reading. On HTTP/2
+//! socket (see `conn.rs`) catches a reader that stops reading. On HTTP/2
 //! many streams share one connection, and each has its own flow-control
 //! window (RFC 9113 §5.2): a client can stop reading one stream (a fetch in a
 //! background tab, say) while it keeps reading the others. The socket then
@@ -22,18 +22,27 @@
 //! waiting and is never timed out. Dropping a stalled stream's task drops its
 //! h2 send stream, and h2 resets the stream (`RST_STREAM` with `CANCEL`), so
 //! the client sees an incomplete response, as RFC 9113 §8.1 has it.
+//!
+//! The same accounting keeps every stored byte ahead of an incomplete end:
+//! when the body fails (the upload broke), hyper resets the stream, and h2
+//! discards the stream's data not yet handed to the connection. So [`Watched`]
+//! reports the failure only once no handed-over byte is waiting.
+//!
+//! Deadlines use `tokio::time`, so tests can drive them with a paused clock.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::ready;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes};
+use futures_util::task::AtomicWaker;
 use http_body::{Body, Frame, SizeHint};
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
 tokio::task_local! {
     /// The progress record of the HTTP/2 stream whose task is running.
@@ -50,6 +59,8 @@ pub struct StreamProgress {
     /// milliseconds since `epoch`.
     moved_ms: AtomicU64,
     epoch: Instant,
+    /// The stream's task while its failed body waits for `waiting` to reach 0.
+    drained: AtomicWaker,
 }
 
 impl StreamProgress {
@@ -58,6 +69,7 @@ impl StreamProgress {
             waiting: AtomicU64::new(0),
             moved_ms: AtomicU64::new(0),
             epoch: Instant::now(),
+            drained: AtomicWaker::new(),
         }
     }
 
@@ -73,7 +85,26 @@ impl StreamProgress {
 
     fn written(&self, bytes: usize) {
         self.touch();
-        self.waiting.fetch_sub(bytes as u64, Ordering::Relaxed);
+        self.taken(bytes);
+    }
+
+    /// `bytes` handed over are no longer waiting (written, or dropped with
+    /// their stream).
+    fn taken(&self, bytes: usize) {
+        let before = self.waiting.fetch_sub(bytes as u64, Ordering::AcqRel);
+        if before == bytes as u64 {
+            self.drained.wake();
+        }
+    }
+
+    /// `Ready` once no handed-over byte is waiting.
+    fn poll_drained(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.drained.register(cx.waker());
+        if self.waiting.load(Ordering::Acquire) == 0 {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 
     /// The instant the stream is stalled at if nothing moves before it, or
@@ -143,14 +174,13 @@ impl<F: Future<Output = ()>> Future for WatchedStream<F> {
         // this task to look again, so a stream that kept moving is re-armed
         // rather than dropped.
         while let Some(deadline) = this.progress.deadline(this.timeout) {
-            let deadline = tokio::time::Instant::from_std(deadline);
             if this.timer.deadline() != deadline {
                 this.timer.as_mut().reset(deadline);
             }
             if this.timer.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
-            if this.progress.deadline(this.timeout) == Some(deadline.into_std()) {
+            if this.progress.deadline(this.timeout) == Some(deadline) {
                 tracing::warn!(
                     peer = %this.peer,
                     stall_timeout_secs = this.timeout.as_secs(),
@@ -165,18 +195,21 @@ impl<F: Future<Output = ()>> Future for WatchedStream<F> {
 }
 
 /// A response body whose chunks report to the running HTTP/2 stream's
-/// progress record when the socket takes them.
-pub struct Watched<B> {
+/// progress record when the socket takes them, and whose failure is reported
+/// only once every chunk before it has been taken.
+pub struct Watched<B: Body> {
     inner: B,
     progress: Option<Arc<StreamProgress>>,
+    failure: Option<B::Error>,
 }
 
-impl<B> Watched<B> {
+impl<B: Body> Watched<B> {
     /// Wraps `inner`. Outside a [`StallExecutor`] task it only forwards.
     pub fn new(inner: B) -> Self {
         Watched {
             inner,
             progress: None,
+            failure: None,
         }
     }
 }
@@ -184,6 +217,7 @@ impl<B> Watched<B> {
 impl<B> Body for Watched<B>
 where
     B: Body<Data = Bytes> + Unpin,
+    B::Error: Unpin,
 {
     type Data = Tracked;
     type Error = B::Error;
@@ -196,27 +230,38 @@ where
         if this.progress.is_none() {
             this.progress = STREAM.try_with(Arc::clone).ok();
         }
-        let frame = match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => frame,
-            Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
-            Poll::Ready(None) => return Poll::Ready(None),
-            Poll::Pending => return Poll::Pending,
-        };
-        let progress = this.progress.clone();
-        Poll::Ready(Some(Ok(frame.map_data(|data| {
-            if let Some(p) = &progress {
-                p.handed_over(data.len());
+        if this.failure.is_none() {
+            match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+                Some(Ok(frame)) => return Poll::Ready(Some(Ok(this.track(frame)))),
+                Some(Err(e)) => this.failure = Some(e),
+                None => return Poll::Ready(None),
             }
-            Tracked { data, progress }
-        }))))
+        }
+        if let Some(progress) = &this.progress {
+            ready!(progress.poll_drained(cx));
+        }
+        Poll::Ready(this.failure.take().map(Err))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.failure.is_none() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+impl<B: Body<Data = Bytes>> Watched<B> {
+    /// Hands `frame`'s data over as a [`Tracked`] buffer.
+    fn track(&self, frame: Frame<Bytes>) -> Frame<Tracked> {
+        let progress = self.progress.clone();
+        frame.map_data(|data| {
+            if let Some(p) = &progress {
+                p.handed_over(data.len());
+            }
+            Tracked { data, progress }
+        })
     }
 }
 
@@ -261,8 +306,7 @@ impl Drop for Tracked {
         // closed) are no longer waiting for anyone.
         if let Some(p) = &self.progress {
             if !self.data.is_empty() {
-                p.waiting
-                    .fetch_sub(self.data.len() as u64, Ordering::Relaxed);
+                p.taken(self.data.len());
             }
         }
     }
@@ -272,15 +316,15 @@ impl Drop for Tracked {
 mod tests {
     use super::*;
 
-    #[test]
-    fn deadline_needs_waiting_bytes_and_moves_with_progress() {
+    #[tokio::test(start_paused = true)]
+    async fn deadline_needs_waiting_bytes_and_moves_with_progress() {
         let p = StreamProgress::new();
         let t = Duration::from_secs(5);
         assert_eq!(p.deadline(t), None, "nothing waiting: no deadline");
         p.handed_over(100);
         let first = p.deadline(t).unwrap();
-        assert!(first >= p.epoch + t);
-        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(first, p.epoch + t);
+        tokio::time::sleep(Duration::from_millis(20)).await;
         p.written(40);
         let second = p.deadline(t).unwrap();
         assert!(second > first, "a write moves the deadline");

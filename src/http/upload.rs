@@ -1,0 +1,163 @@
+//! The upload: `PUT /log` on the upload port.
+//!
+//! Exactly one upload is accepted (chunked or with `Content-Length`; hyper
+//! answers `Expect: 100-continue` when the body is first read). Each body
+//! chunk is appended to the store as it arrives. The reply is `201 Created`
+//! only once the body ended cleanly and every byte is stored; anything else
+//! marks the log broken so readers end incomplete.
+//!
+//! A refused request (wrong path or method, a second upload, a full disk)
+//! is answered at once, while the client may still be sending its body. If
+//! livelog then closed the connection, the unread bytes would make the
+//! kernel reset it, and the client would see "connection reset" or "broken
+//! pipe" instead of the answer. So the rest of the body is read and
+//! discarded for a while ([`LINGER`], [`LINGER_BYTES`]), as nginx's
+//! `lingering_close` does, giving the client time to read why.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use http::{Method, Request, Response, StatusCode, header};
+use http_body::Frame;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use super::access_log::{LoggedResponse, logged};
+use super::{ResponseBody, plain};
+use crate::config::Port;
+use crate::store::{LogStore, Upload};
+
+/// The one path the upload port serves.
+pub const UPLOAD_PATH: &str = "/log";
+
+/// Longest time the rest of a refused upload's body is read and discarded.
+pub const LINGER: Duration = Duration::from_secs(10);
+
+/// Most bytes of a refused upload's body read and discarded.
+pub const LINGER_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Handles requests on the upload port.
+#[derive(Clone, Debug)]
+pub struct UploadHandler {
+    store: LogStore,
+}
+
+impl UploadHandler {
+    /// Uploads go to `store`.
+    pub fn new(store: LogStore) -> Self {
+        UploadHandler { store }
+    }
+
+    /// Answers one request, logging its line when the response is done.
+    pub async fn call(&self, req: Request<Incoming>) -> LoggedResponse {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let resp = self.upload(req).await;
+        logged(resp, Port::Upload, method, &path, started)
+    }
+
+    async fn upload(&self, req: Request<Incoming>) -> Response<ResponseBody> {
+        if req.uri().path() != UPLOAD_PATH {
+            let resp = plain(StatusCode::NOT_FOUND, "not found: upload with PUT /log\n");
+            return refuse(req.into_body(), resp);
+        }
+        if req.method() != Method::PUT {
+            let mut resp = plain(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed: upload with PUT /log\n",
+            );
+            resp.headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static("PUT"));
+            return refuse(req.into_body(), resp);
+        }
+        let mut upload = match self.store.begin_upload() {
+            Ok(upload) => upload,
+            Err(conflict) => {
+                tracing::warn!("refused a second upload: {conflict}");
+                let resp = plain(StatusCode::CONFLICT, &format!("conflict: {conflict}\n"));
+                return refuse(req.into_body(), resp);
+            }
+        };
+        tracing::info!("upload started");
+        match store_body(&mut upload, req.into_body()).await {
+            Ok(()) => {
+                let stored = upload.stored();
+                upload.finish();
+                tracing::info!(stored, "upload complete");
+                plain(
+                    StatusCode::CREATED,
+                    &format!("created: stored {stored} bytes\n"),
+                )
+            }
+            // Dropping `upload` unfinished marks the log broken.
+            Err(refusal) => refusal,
+        }
+    }
+}
+
+/// Appends every data frame of `body` to `upload`, until the body ends.
+///
+/// # Errors
+/// The response for a body that broke (`400`: bad framing, or the client
+/// went away) or could not be stored (`507`/`500`). The log is then broken.
+async fn store_body(upload: &mut Upload, mut body: Incoming) -> Result<(), Response<ResponseBody>> {
+    while let Some(frame) = body.frame().await {
+        let data = match frame.map(Frame::into_data) {
+            Ok(Ok(data)) => data,
+            Ok(Err(_trailers)) => continue, // trailers carry nothing for the log
+            Err(err) => {
+                let stored = upload.stored();
+                tracing::warn!(stored, "upload broke: {err}");
+                // If the client is still there (bad chunk framing), it reads
+                // this; if it is gone, hyper drops the reply.
+                return Err(plain(
+                    StatusCode::BAD_REQUEST,
+                    &format!("bad request: the upload body broke after {stored} bytes: {err}\n"),
+                ));
+            }
+        };
+        if let Err(err) = upload.append(data) {
+            let stored = upload.stored();
+            tracing::error!(stored, "upload failed: cannot store the log: {err}");
+            let (status, what) = storage_status(&err);
+            let reason = format!("{what}: stored {stored} bytes, then: {err}\n");
+            return Err(refuse(body, plain(status, &reason)));
+        }
+    }
+    Ok(())
+}
+
+/// Answers `resp` while what is left of `body` is read and discarded in the
+/// background (see the module documentation).
+fn refuse(body: Incoming, resp: Response<ResponseBody>) -> Response<ResponseBody> {
+    tokio::spawn(linger(body));
+    resp
+}
+
+/// Reads and discards `body` until it ends, [`LINGER`] passes or
+/// [`LINGER_BYTES`] were read.
+async fn linger(mut body: Incoming) {
+    let deadline = tokio::time::Instant::now() + LINGER;
+    let mut discarded = 0u64;
+    while discarded < LINGER_BYTES {
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(Ok(frame))) => {
+                discarded += frame.data_ref().map_or(0, |d| d.len() as u64);
+            }
+            _ => break,
+        }
+    }
+    tracing::debug!(discarded, "discarded the rest of a refused upload");
+}
+
+/// `507 Insufficient Storage` (RFC 4918 §11.5) when the disk, quota or a
+/// file-size limit is full; `500` for other I/O errors.
+fn storage_status(err: &io::Error) -> (StatusCode, &'static str) {
+    match err.raw_os_error() {
+        Some(libc::ENOSPC | libc::EFBIG | libc::EDQUOT) => {
+            (StatusCode::INSUFFICIENT_STORAGE, "insufficient storage")
+        }
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "storage error"),
+    }
+}

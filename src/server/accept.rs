@@ -1,0 +1,101 @@
+//! The accept loop of one listener, with its connection cap.
+//!
+//! Only a `GET` body takes a reader slot; a connection costs a socket and
+//! memory before that (a TLS handshake, a request head on its way, an HTTP/2
+//! connection with no stream). So each port caps its open connections:
+//! beyond the cap a connection is accepted and closed at once, and the
+//! refusals are logged at most once a second.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use super::conn::{self, ConnContext};
+use crate::config::Port;
+
+/// Open connections the upload port takes at once: one upload, and a few
+/// mistaken or probing clients beside it.
+pub const UPLOAD_MAX_CONNECTIONS: usize = 64;
+
+/// How often, at most, refused connections are logged.
+const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(1);
+
+/// How long accepting pauses after an error such as `EMFILE` (no free file
+/// descriptor), rather than spinning; open connections keep being served.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+
+/// Accepts connections on `listener` (the `port`) until
+/// `ctx.stopping` is cancelled, serving each on a task of its own while
+/// fewer than `max_connections` are open. Each connection is watched by
+/// `graceful`, which the caller shuts down once this returns.
+pub async fn accept_loop(
+    listener: TcpListener,
+    port: Port,
+    max_connections: usize,
+    ctx: Arc<ConnContext>,
+    graceful: Arc<GracefulShutdown>,
+) {
+    let open = Arc::new(Semaphore::new(max_connections));
+    let mut refusals = Refusals::default();
+    loop {
+        let accepted = tokio::select! {
+            _ = ctx.stopping.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+                    drop(stream);
+                    refusals.count(port, max_connections);
+                    continue;
+                };
+                let ctx = Arc::clone(&ctx);
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    conn::serve(port, stream, peer, ctx, watcher).await;
+                    drop(permit);
+                });
+            }
+            Err(err) => {
+                tracing::warn!(listener = port.name(), "accept failed: {err}");
+                tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+            }
+        }
+    }
+}
+
+/// Connections closed at the cap, logged at most once a second.
+#[derive(Default)]
+struct Refusals {
+    /// Refused since the last log line.
+    unlogged: u64,
+    last_logged: Option<Instant>,
+}
+
+impl Refusals {
+    fn count(&mut self, port: Port, max: usize) {
+        self.unlogged += 1;
+        let now = Instant::now();
+        if self
+            .last_logged
+            .is_none_or(|at| now.duration_since(at) >= REFUSALS_LOGGED_EVERY)
+        {
+            let variable = match port {
+                Port::Reader => "LIVELOG_MAX_CONNECTIONS",
+                Port::Upload => "the upload port's own cap",
+            };
+            tracing::warn!(
+                listener = port.name(),
+                refused = self.unlogged,
+                max_connections = max,
+                "connections closed at once: {max} are open ({variable})"
+            );
+            self.unlogged = 0;
+            self.last_logged = Some(now);
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! One connection, from accept to close.
+//!
+//! * The upload port speaks HTTP/1.1 only (`curl -T`, workers' chunked
+//!   uploads).
+//! * The reader port speaks HTTP/1.1 in clear text, and over TLS whatever
+//!   ALPN chose (`h2` or `http/1.1`). Plain HTTP sent to it while it serves
+//!   HTTPS is answered `400`, as Go's `net/http` does.
+//!
+//! Every connection gets the same protections: a deadline for a complete
+//! request head (and for the TLS handshake, and for HTTP/2's first request),
+//! TCP_NODELAY so a log line leaves at once, and on the reader side a write
+//! timeout (`tokio-io-timeout`) that fires only while the socket refuses
+//! bytes, i.e. the reader is stalled with data waiting for it, never while
+//! it simply waits for new log lines. HTTP/2 streams get their own stall
+//! deadline (`stall.rs`).
+
+use std::convert::Infallible;
+use std::future::{Future, Ready, ready};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
+use hyper::service::Service;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::Watcher;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_io_timeout::TimeoutStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use super::h1_io::{FlushFirst, H1Io, H1State, MAX_HEAD_BYTES};
+use super::stall::{StallExecutor, Watched};
+use super::tls::ALPN_H2;
+use crate::config::Port;
+use crate::http::ResponseBody;
+use crate::http::access_log::{AccessLogged, LoggedResponse, log_refused_head};
+use crate::http::reader::ReadHandler;
+use crate::http::upload::UploadHandler;
+
+/// HTTP/2 streams one connection may have open at once.
+pub const H2_MAX_CONCURRENT_STREAMS: u32 = 64;
+
+/// HTTP/2 header list cap (RFC 9113 `SETTINGS_MAX_HEADER_LIST_SIZE`), bytes.
+pub const H2_MAX_HEADER_LIST_BYTES: u32 = 64 * 1024;
+
+/// What Go's `net/http` answers plain HTTP sent to an HTTPS port with; a
+/// client that mixes up `http://` and `https://` gets the same here.
+const PLAIN_HTTP_TO_HTTPS: &str = "Client sent an HTTP request to an HTTPS server.\n";
+
+/// How long, and how many bytes, the request of a plain-HTTP client on the
+/// HTTPS port is read and discarded after the answer, so that closing with
+/// unread bytes does not reset the connection before the client reads it.
+const PLAIN_HTTP_LINGER: Duration = Duration::from_secs(1);
+const PLAIN_HTTP_LINGER_BYTES: usize = 64 * 1024;
+
+/// What every connection needs, shared by all of them.
+pub struct ConnContext {
+    /// Answers the upload port's requests.
+    pub upload: UploadHandler,
+    /// Answers the reader port's requests.
+    pub read: ReadHandler,
+    /// HTTPS on the reader port, if configured.
+    pub tls: Option<TlsAcceptor>,
+    /// Deadline for a complete request head, a TLS handshake, and HTTP/2's
+    /// first request.
+    pub header_timeout: Duration,
+    /// How long a reader may accept no bytes while data waits for it.
+    pub stall_timeout: Duration,
+    /// Cancelled when livelog stops accepting: connections that have not
+    /// sent a request yet give up at once.
+    pub stopping: CancellationToken,
+}
+
+/// Serves one connection accepted on `port` until it ends. `watcher` lets a
+/// graceful shutdown finish the response in flight and then close it.
+pub async fn serve(
+    port: Port,
+    stream: TcpStream,
+    peer: SocketAddr,
+    ctx: Arc<ConnContext>,
+    watcher: Watcher,
+) {
+    let _ = stream.set_nodelay(true);
+    match port {
+        Port::Upload => serve_upload(stream, peer, &ctx, watcher).await,
+        Port::Reader => serve_reader(stream, peer, &ctx, watcher).await,
+    }
+}
+
+async fn serve_upload(stream: TcpStream, peer: SocketAddr, ctx: &ConnContext, watcher: Watcher) {
+    let state = Arc::new(H1State::default());
+    let io = H1Io::new(stream, Arc::clone(&state), Port::Upload);
+    let service = UploadService {
+        handler: ctx.upload.clone(),
+        state: Arc::clone(&state),
+    };
+    let conn = http1_builder(ctx.header_timeout).serve_connection(TokioIo::new(io), service);
+    let result = watcher.watch(conn).await;
+    report(Port::Upload, peer, result, &state, ctx);
+}
+
+async fn serve_reader(
+    stream: TcpStream,
+    peer: SocketAddr,
+    ctx: &Arc<ConnContext>,
+    watcher: Watcher,
+) {
+    // Each protocol path is boxed: a future is as large as its largest
+    // branch, and the TLS and HTTP/2 paths hold several KiB that a plain-text
+    // reader (the common case, and the one there may be thousands of) should
+    // not carry for the life of its connection.
+    match &ctx.tls {
+        None => {
+            let io = stall_timeout(stream, ctx.stall_timeout);
+            Box::pin(serve_http1_reader(io, peer, ctx, watcher)).await;
+        }
+        Some(acceptor) => Box::pin(serve_tls_reader(stream, acceptor, peer, ctx, watcher)).await,
+    }
+}
+
+/// The socket with a write timeout: it runs only while a write is pending
+/// (the socket's send buffer is full), so it fires for a stalled reader with
+/// data waiting, never for an idle tail that writes nothing.
+fn stall_timeout(stream: TcpStream, timeout: Duration) -> Pin<Box<TimeoutStream<TcpStream>>> {
+    let mut io = TimeoutStream::new(stream);
+    io.set_write_timeout(Some(timeout));
+    Box::pin(io)
+}
+
+/// The TLS handshake (bounded by the header timeout), then HTTP/2 or
+/// HTTP/1.1 as ALPN chose. A failed or slow handshake ends the connection
+/// with a debug line: there was no request to answer.
+async fn serve_tls_reader(
+    stream: TcpStream,
+    acceptor: &TlsAcceptor,
+    peer: SocketAddr,
+    ctx: &Arc<ConnContext>,
+    watcher: Watcher,
+) {
+    let handshake = async {
+        if sends_plain_http(&stream).await {
+            answer_plain_http(stream).await;
+            return None;
+        }
+        let io = stall_timeout(stream, ctx.stall_timeout);
+        match acceptor.accept(io).await {
+            Ok(tls) => Some(tls),
+            Err(err) => {
+                tracing::debug!(%peer, "TLS handshake failed: {err}");
+                None
+            }
+        }
+    };
+    let tls = tokio::select! {
+        _ = ctx.stopping.cancelled() => return,
+        done = tokio::time::timeout(ctx.header_timeout, handshake) => match done {
+            Ok(Some(tls)) => tls,
+            Ok(None) => return,
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        },
+    };
+    if tls.get_ref().1.alpn_protocol() == Some(ALPN_H2) {
+        serve_h2_reader(tls, peer, ctx, watcher).await;
+    } else {
+        serve_http1_reader(tls, peer, ctx, watcher).await;
+    }
+}
+
+/// `true` if the client's first byte starts an HTTP request rather than a
+/// TLS record (a handshake record starts with 0x16; a request with an ASCII
+/// method).
+async fn sends_plain_http(stream: &TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    matches!(stream.peek(&mut first).await, Ok(1) if first[0].is_ascii_uppercase())
+}
+
+/// Answers plain HTTP on the HTTPS port as Go's `net/http` does, then reads
+/// and discards the request for a moment so the answer is not lost to a
+/// reset.
+async fn answer_plain_http(mut stream: TcpStream) {
+    let status = StatusCode::BAD_REQUEST;
+    log_refused_head(Port::Reader, status, PLAIN_HTTP_TO_HTTPS.trim_end());
+    let reply = format!(
+        "HTTP/1.0 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{PLAIN_HTTP_TO_HTTPS}",
+        PLAIN_HTTP_TO_HTTPS.len()
+    );
+    if stream.write_all(reply.as_bytes()).await.is_err() || stream.shutdown().await.is_err() {
+        return;
+    }
+    let mut sink = vec![0; 4096];
+    let mut discarded = 0;
+    let linger = async {
+        while discarded < PLAIN_HTTP_LINGER_BYTES {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => discarded += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(PLAIN_HTTP_LINGER, linger).await;
+}
+
+fn http1_builder(header_timeout: Duration) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_header_size(MAX_HEAD_BYTES);
+    builder
+}
+
+async fn serve_http1_reader<I>(io: I, peer: SocketAddr, ctx: &Arc<ConnContext>, watcher: Watcher)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let state = Arc::new(H1State::default());
+    let io = H1Io::new(io, Arc::clone(&state), Port::Reader);
+    let service = ReadService {
+        ctx: Arc::clone(ctx),
+        state: Arc::clone(&state),
+    };
+    let conn = http1_builder(ctx.header_timeout).serve_connection(TokioIo::new(io), service);
+    let result = watcher.watch(conn).await;
+    report(Port::Reader, peer, result, &state, ctx);
+}
+
+/// HTTP/2 readers share one socket, so the socket's write timeout cannot
+/// tell one stalled stream from its busy neighbours: each stream's task gets
+/// its own stall deadline ([`StallExecutor`]) and its body reports the bytes
+/// the socket takes ([`Watched`]).
+///
+/// HTTP/2 has no header-read timeout of its own, so a connection that has
+/// opened no stream within the header timeout (or when livelog starts
+/// stopping) is dropped. A graceful shutdown would not do: hyper defers it
+/// until the client's preface arrives, and then waits for a PING reply, so a
+/// client that sends nothing would stay for ever; and with no stream open,
+/// nothing is lost by dropping it.
+async fn serve_h2_reader<I>(io: I, peer: SocketAddr, ctx: &Arc<ConnContext>, watcher: Watcher)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let got_request = Arc::new(AtomicBool::new(false));
+    let service = H2ReadService {
+        ctx: Arc::clone(ctx),
+        got_request: Arc::clone(&got_request),
+    };
+    let conn = http2::Builder::new(StallExecutor::new(ctx.stall_timeout, peer))
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(H2_MAX_CONCURRENT_STREAMS)
+        .max_header_list_size(H2_MAX_HEADER_LIST_BYTES)
+        .keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(20))
+        .serve_connection(TokioIo::new(io), service);
+    let mut conn = std::pin::pin!(watcher.watch(conn));
+    let first_request = tokio::time::sleep(ctx.header_timeout);
+    let idle = async {
+        tokio::select! {
+            _ = first_request => {},
+            _ = ctx.stopping.cancelled() => {},
+        }
+    };
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = idle, if !got_request.load(Ordering::Relaxed) => {
+            if !got_request.load(Ordering::Relaxed) {
+                tracing::debug!(%peer, "HTTP/2 connection sent no request in time; closing it");
+                return;
+            }
+            conn.await
+        }
+    };
+    if let Err(err) = result {
+        tracing::debug!(%peer, "reader connection ended: {err}");
+    }
+}
+
+/// Logs how an HTTP/1.1 connection ended, where that says something about
+/// the client (a stall, a header timeout, no request at all).
+fn report(
+    port: Port,
+    peer: SocketAddr,
+    result: Result<(), hyper::Error>,
+    state: &H1State,
+    ctx: &ConnContext,
+) {
+    let listener = port.name();
+    match result {
+        Err(err) if is_stall(&err) => tracing::warn!(
+            %peer,
+            stall_timeout_secs = ctx.stall_timeout.as_secs(),
+            "reader disconnected: it accepted no bytes for the stall timeout while log data was waiting"
+        ),
+        Err(err) if err.is_timeout() => tracing::debug!(
+            %peer,
+            listener,
+            header_timeout_secs = ctx.header_timeout.as_secs(),
+            "connection closed: no complete request head within the header timeout"
+        ),
+        // A refused head was logged as it was answered (`h1_io.rs`).
+        Err(err) if err.is_parse() || err.is_parse_too_large() => {}
+        Err(err) => tracing::debug!(%peer, listener, "connection ended: {err}"),
+        Ok(()) if !state.was_request_seen() => {
+            tracing::debug!(%peer, listener, "connection closed before a request")
+        }
+        Ok(()) => {}
+    }
+}
+
+/// `true` if `err` came from the reader's write timeout.
+fn is_stall(err: &hyper::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return true;
+            }
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// The upload port's service: every request goes to the [`UploadHandler`].
+#[derive(Clone)]
+struct UploadService {
+    handler: UploadHandler,
+    state: Arc<H1State>,
+}
+
+impl Service<Request<Incoming>> for UploadService {
+    type Response = LoggedResponse;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<LoggedResponse, Infallible>> + Send>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        self.state.request_seen();
+        let handler = self.handler.clone();
+        Box::pin(async move { Ok(handler.call(req).await) })
+    }
+}
+
+/// The reader port's service on HTTP/1.1; each body reports its failure
+/// only after everything before it is flushed ([`FlushFirst`]).
+struct ReadService {
+    ctx: Arc<ConnContext>,
+    state: Arc<H1State>,
+}
+
+type H1ReadResponse = Response<FlushFirst<AccessLogged<ResponseBody>>>;
+
+impl Service<Request<Incoming>> for ReadService {
+    type Response = H1ReadResponse;
+    type Error = Infallible;
+    type Future = Ready<Result<H1ReadResponse, Infallible>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        self.state.request_seen();
+        let resp = self.ctx.read.call(&req);
+        ready(Ok(
+            resp.map(|body| FlushFirst::new(body, Arc::clone(&self.state)))
+        ))
+    }
+}
+
+/// The reader port's service on HTTP/2; each body is [`Watched`] for stalls.
+struct H2ReadService {
+    ctx: Arc<ConnContext>,
+    got_request: Arc<AtomicBool>,
+}
+
+type H2ReadResponse = Response<Watched<AccessLogged<ResponseBody>>>;
+
+impl Service<Request<Incoming>> for H2ReadService {
+    type Response = H2ReadResponse;
+    type Error = Infallible;
+    type Future = Ready<Result<H2ReadResponse, Infallible>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        self.got_request.store(true, Ordering::Relaxed);
+        ready(Ok(self.ctx.read.call(&req).map(Watched::new)))
+    }
+}
