@@ -22,14 +22,17 @@
 //! default 100).
 //!
 //! Needs `curl` and `socat` on `PATH`.
+//!
+//! The daemon, the uploads and the readers come from the integration tests'
+//! harness (`tests/common/`), so the bench runs exactly what the tests check.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -37,12 +40,15 @@ use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 
-#[path = "../tests/common/data.rs"]
-mod data;
-use data::{Checker, pattern};
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::body::read_into;
+use common::{
+    Checker, CurlReader, Daemon, RawReader, SOON, Streamed, TOKEN, UploadFrom, Uploader, net,
+    pattern, wait_until,
+};
 
 const MIB: usize = 1024 * 1024;
-const TOKEN: &str = "benchtoken";
 
 fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
     std::env::var(key)
@@ -163,8 +169,9 @@ impl Row {
 
 // ---------------------------------------------------------------- daemon
 
+/// `LIVELOG_BENCH_BIN`, by default the release build cargo made for the bench.
 fn binary() -> String {
-    std::env::var("LIVELOG_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_livelog").into())
+    std::env::var("LIVELOG_BENCH_BIN").unwrap_or_else(|_| common::binary().into())
 }
 
 /// The daemon's `LIVELOG_TEMP_DIR`: `LIVELOG_BENCH_TEMP_DIR`, by default
@@ -176,125 +183,12 @@ fn temp_dir() -> PathBuf {
     )
 }
 
-/// The release daemon on ephemeral ports.
-struct Daemon {
-    child: Child,
-    put: SocketAddr,
-    get: SocketAddr,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Daemon {
-    fn start(envs: &[(&str, &str)]) -> Daemon {
-        let mut cmd = Command::new(binary());
-        cmd.env_clear()
-            .env("ACCESS_TOKEN", TOKEN)
-            .env("LIVELOG_PUT_PORT", "0")
-            .env("LIVELOG_GET_PORT", "0")
-            .env("LIVELOG_TEMP_DIR", temp_dir());
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start livelog");
-        let pipe = child.stderr.take().unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&stderr);
-        let (tx, rx) = std::sync::mpsc::channel();
-        thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if let (Some(t), Some(put), Some(get)) =
-                    (&tx, field(&line, "put="), field(&line, "get="))
-                {
-                    let _ = t.send((put, get));
-                    tx = None;
-                }
-                if !line.contains(" 200 ") {
-                    let mut s = sink.lock().unwrap();
-                    s.push_str(&line);
-                    s.push('\n');
-                }
-            }
-        });
-        let (put, get) = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("livelog ready line");
-        Daemon {
-            child,
-            put,
-            get: SocketAddr::new([127, 0, 0, 1].into(), get.port()),
-            stderr,
-        }
-    }
-
-    fn put_url(&self) -> String {
-        format!("http://{}/log", self.put)
-    }
-
-    fn get_url(&self) -> String {
-        format!("http://{}/log/{TOKEN}", self.get)
-    }
-
-    fn status_kib(&self, key: &str) -> u64 {
-        let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        s.lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    }
-
-    /// Warnings and errors the daemon logged (stalls, accept failures).
-    fn warnings(&self) -> usize {
-        let s = self.stderr.lock().unwrap();
-        s.lines()
-            .filter(|l| l.contains("WARN") || l.contains("ERROR"))
-            .count()
-    }
-
-    /// CPU time the daemon used so far (user + system), in seconds.
-    fn cpu_secs(&self) -> f64 {
-        let s =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // Fields after the command name (which is in parentheses).
-        let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
-        let f: Vec<u64> = rest
-            .split_whitespace()
-            .map(|x| x.parse().unwrap_or(0))
-            .collect();
-        // utime and stime are fields 14 and 15 (1-based, counting pid and
-        // comm), i.e. 11 and 12 here; in clock ticks of 1/100 s.
-        (f.get(11).unwrap_or(&0) + f.get(12).unwrap_or(&0)) as f64 / 100.0
-    }
-
-    fn peak_rss_kib(&self) -> u64 {
-        self.status_kib("VmHWM:")
-    }
-
-    fn rss_kib(&self) -> u64 {
-        self.status_kib("VmRSS:")
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn field(line: &str, key: &str) -> Option<SocketAddr> {
-    let start = line.find(&format!(" {key}"))? + 1 + key.len();
-    let rest = &line[start..];
-    let end = rest.find(' ').unwrap_or(rest.len());
-    rest[..end].trim_matches('"').parse().ok()
+/// The benchmarked daemon on ephemeral ports.
+fn start_daemon() -> Daemon {
+    Daemon::builder()
+        .program(binary())
+        .env("LIVELOG_TEMP_DIR", temp_dir().to_string_lossy())
+        .start()
 }
 
 // ---------------------------------------------------------------- data
@@ -308,24 +202,6 @@ fn data_file(dir: &Path, len: usize, seed: u64) -> (PathBuf, Arc<Vec<u8>>) {
         std::fs::write(&path, &data).unwrap();
     }
     (path, Arc::new(data))
-}
-
-/// Reads `pipe` to its end through a [`Checker`]; returns (exact, when done).
-fn check_pipe(
-    mut pipe: impl Read + Send + 'static,
-    expected: Arc<Vec<u8>>,
-) -> JoinHandle<(bool, Instant)> {
-    thread::spawn(move || {
-        let mut checker = Checker::new(expected);
-        let mut buf = vec![0; 256 * 1024];
-        loop {
-            match pipe.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => checker.feed(&buf[..n]),
-            }
-        }
-        (checker.exact(), Instant::now())
-    })
 }
 
 fn free_port() -> u16 {
@@ -363,12 +239,14 @@ fn socat_copies(path: &Path, n: usize, check: Option<&Arc<Vec<u8>>>) -> Duration
             cmd.arg("OPEN:/dev/null").stdout(Stdio::null());
         }
         let mut child = cmd.spawn().expect("socat is installed");
-        let checker = check.map(|e| check_pipe(child.stdout.take().unwrap(), Arc::clone(e)));
+        let checker = check.map(|e| {
+            Streamed::into_sink(child.stdout.take().unwrap(), Checker::new(Arc::clone(e)))
+        });
         receivers.push((child, checker));
         ports.push(port);
     }
     // Wait until every receiver listens (a probe would take its one accept).
-    thread::sleep(Duration::from_millis(200));
+    wait_listening(&ports);
     let started = Instant::now();
     let senders: Vec<Child> = ports.iter().map(|port| socat_sender(path, *port)).collect();
     let mut last = started;
@@ -376,9 +254,9 @@ fn socat_copies(path: &Path, n: usize, check: Option<&Arc<Vec<u8>>>) -> Duration
         child.wait().unwrap();
         let done = match checker {
             Some(c) => {
-                let (exact, at) = c.join().unwrap();
-                assert!(exact, "socat baseline copy was not exact");
-                at
+                let end = c.finish();
+                assert!(end.data.exact(), "socat baseline copy was not exact");
+                end.at
             }
             None => Instant::now(),
         };
@@ -390,28 +268,21 @@ fn socat_copies(path: &Path, n: usize, check: Option<&Arc<Vec<u8>>>) -> Duration
     last - started
 }
 
+/// Waits until something listens on each of `ports` (socat receivers).
+fn wait_listening(ports: &[u16]) {
+    assert!(
+        wait_until(SOON, || ports.iter().all(|p| net::is_listening(*p))),
+        "socat receivers did not listen within {SOON:?}"
+    );
+}
+
 // ---------------------------------------------------------------- scenarios
 
 /// `curl -T -` of `path` to the daemon; returns the time it took.
 fn curl_upload(d: &Daemon, path: &Path) -> Duration {
-    let started = Instant::now();
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "-T",
-            "-",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            &d.put_url(),
-        ])
-        .stdin(std::fs::File::open(path).unwrap())
-        .output()
-        .expect("curl is installed");
-    let took = started.elapsed();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "201", "upload failed");
-    took
+    let up = common::curl_upload(&d.put_url(), path, UploadFrom::Stdin);
+    assert_eq!(up.status, 201, "upload failed: {up:?}");
+    up.took
 }
 
 fn upload_alone(path: &Path, expected: &Arc<Vec<u8>>) -> Row {
@@ -424,11 +295,11 @@ fn upload_alone(path: &Path, expected: &Arc<Vec<u8>>) -> Row {
     for _ in 0..RUNS {
         null.push(socat_copies(path, 1, None));
         disk.push(socat_to_file(path, &temp_dir()));
-        let d = Daemon::start(&[]);
+        let d = start_daemon();
         upload.push(curl_upload(&d, path));
         rss = rss.max(d.peak_rss_kib());
         if d.warnings() > 0 {
-            warnings.push_str(&d.stderr.lock().unwrap());
+            warnings.push_str(&d.stderr());
         }
     }
     let (null, disk, took) = (median(null), median(disk), median(upload));
@@ -475,7 +346,7 @@ fn socat_to_file(path: &Path, dir: &Path) -> Duration {
         ])
         .spawn()
         .expect("socat is installed");
-    thread::sleep(Duration::from_millis(200));
+    wait_listening(&[port]);
     let started = Instant::now();
     let mut sender = socat_sender(path, port);
     receiver.wait().unwrap();
@@ -510,63 +381,12 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// A raw reader with a 4 KiB receive buffer that sends its request and then
-/// reads nothing until told to.
-fn stalled_reader(get: SocketAddr) -> TcpStream {
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.connect(&get.into()).unwrap();
-    let mut stream: TcpStream = socket.into();
-    write!(
-        stream,
-        "GET /log/{TOKEN} HTTP/1.1\r\nHost: {get}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    stream
-}
-
-/// Reads a chunked HTTP/1.1 response to its end; `true` if its body is
-/// exactly `expected` and the last chunk arrived.
-fn read_chunked(stream: TcpStream, expected: Arc<Vec<u8>>) -> bool {
-    let mut r = BufReader::with_capacity(256 * 1024, stream);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if r.read_line(&mut line).unwrap_or(0) == 0 {
-            return false;
-        }
-        if line == "\r\n" {
-            break;
-        }
-    }
-    let mut checker = Checker::new(expected);
-    let mut buf = vec![0; 256 * 1024];
-    loop {
-        line.clear();
-        if r.read_line(&mut line).unwrap_or(0) == 0 {
-            return false;
-        }
-        let Ok(mut left) = usize::from_str_radix(line.trim(), 16) else {
-            return false;
-        };
-        if left == 0 {
-            return checker.exact();
-        }
-        while left > 0 {
-            let want = left.min(buf.len());
-            match r.read(&mut buf[..want]) {
-                Ok(0) | Err(_) => return false,
-                Ok(n) => {
-                    checker.feed(&buf[..n]);
-                    left -= n;
-                }
-            }
-        }
-        let mut crlf = [0; 2];
-        if r.read_exact(&mut crlf).is_err() {
-            return false;
-        }
-    }
+/// Reads a raw reader's response to its end; `true` if its body is exactly
+/// `expected` and it ended complete.
+fn read_exact_body(mut reader: RawReader, expected: &Arc<Vec<u8>>) -> bool {
+    let (status, _) = reader.head();
+    let mut checker = Checker::new(Arc::clone(expected));
+    status == 200 && read_into(reader.body(), &mut checker) && checker.exact()
 }
 
 /// The upload with 8 `curl` readers attached from the start (plus, if
@@ -580,35 +400,36 @@ fn fanout(path: &Path, expected: &Arc<Vec<u8>>, stalled: bool) -> Row {
         Some(socat_copies(path, READERS, Some(expected)))
     };
     let null_base = (!stalled).then(|| socat_copies(path, READERS, None));
-    let d = Daemon::start(&[]);
-    let stalled_sock = stalled.then(|| stalled_reader(d.get));
+    let d = start_daemon();
+    // A reader with a 4 KiB receive buffer that sends its request and then
+    // reads nothing until everything else is done.
+    let stalled_reader = stalled.then(|| RawReader::connect(d.get, Some(4096)));
     let readers: Vec<_> = (0..READERS)
         .map(|_| {
-            let mut child = Command::new("curl")
-                .args(["-sS", "-N", &d.get_url()])
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("curl is installed");
-            let check = check_pipe(child.stdout.take().unwrap(), Arc::clone(expected));
-            (child, check)
+            CurlReader::into_sink(
+                &["-sS", "-N", &d.get_url()],
+                Checker::new(Arc::clone(expected)),
+            )
         })
         .collect();
-    thread::sleep(Duration::from_millis(300));
+    // Every reader is attached (has its response head) before the upload.
+    for r in &readers {
+        r.wait_head();
+    }
     let started = Instant::now();
     let upload = curl_upload(&d, path);
     let mut exact = 0;
     let mut last = started;
-    for (mut child, check) in readers {
-        let ok = child.wait().unwrap().success();
-        let (same, at) = check.join().unwrap();
-        exact += usize::from(ok && same);
-        last = last.max(at);
+    for r in readers {
+        let (code, end) = r.join_ended();
+        exact += usize::from(code == 0 && end.data.exact());
+        last = last.max(end.at);
     }
     let took = last - started;
     let mut total = READERS;
-    if let Some(sock) = stalled_sock {
+    if let Some(reader) = stalled_reader {
         total += 1;
-        exact += usize::from(read_chunked(sock, Arc::clone(expected)));
+        exact += usize::from(read_exact_body(reader, expected));
     }
     let mut row = Row {
         scenario: format!(
@@ -646,7 +467,7 @@ fn report(mut row: Row, d: &Daemon) -> Row {
     if warnings > 0 {
         row.note
             .push_str(&format!("; daemon logged {warnings} warnings"));
-        eprintln!("{}", d.stderr.lock().unwrap());
+        eprintln!("{}", d.stderr());
     }
     println!("{}", row.markdown());
     row
@@ -658,33 +479,30 @@ fn fanout_to_null(path: &Path, expected: &Arc<Vec<u8>>) -> Row {
     const READERS: usize = 8;
     let len = expected.len();
     let base = socat_copies(path, READERS, None);
-    let d = Daemon::start(&[]);
-    let readers: Vec<Child> = (0..READERS)
+    let d = start_daemon();
+    let readers: Vec<_> = (0..READERS)
         .map(|_| {
-            Command::new("curl")
-                .args([
-                    "-sS",
-                    "-N",
-                    "-o",
-                    "/dev/null",
-                    "-w",
-                    "%{size_download}",
-                    &d.get_url(),
-                ])
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("curl is installed")
+            CurlReader::spawn(&[
+                "-sS",
+                "-N",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{size_download}",
+                &d.get_url(),
+            ])
         })
         .collect();
-    thread::sleep(Duration::from_millis(300));
+    // Every reader is attached (has its response head) before the upload.
+    for r in &readers {
+        r.wait_head();
+    }
     let started = Instant::now();
     let upload = curl_upload(&d, path);
     let mut exact = 0;
-    for child in readers {
-        let out = child.wait_with_output().unwrap();
-        exact += usize::from(
-            out.status.success() && String::from_utf8_lossy(&out.stdout) == len.to_string(),
-        );
+    for r in readers {
+        let (code, out) = r.join();
+        exact += usize::from(code == 0 && String::from_utf8_lossy(&out) == len.to_string());
     }
     let took = started.elapsed();
     let row = Row {
@@ -809,7 +627,7 @@ fn wait_heads(heads: &AtomicUsize, n: usize) {
 fn sweep_point(path: &Path, expected: &Arc<Vec<u8>>, n: usize) -> (Row, String) {
     let len = expected.len();
     let rt = runtime();
-    let d = Daemon::start(&[]);
+    let d = start_daemon();
     let heads = Arc::new(AtomicUsize::new(0));
     let readers = spawn_checking_readers(&rt, d.get, n, expected, &heads);
     wait_heads(&heads, n);
@@ -846,43 +664,12 @@ fn sweep_point(path: &Path, expected: &Arc<Vec<u8>>, n: usize) -> (Row, String) 
     (row, csv)
 }
 
-/// A raw chunked upload we control byte by byte.
-struct RawUpload(TcpStream);
-
-impl RawUpload {
-    fn start(put: SocketAddr) -> RawUpload {
-        let mut s = TcpStream::connect(put).unwrap();
-        s.set_nodelay(true).unwrap();
-        write!(
-            s,
-            "PUT /log HTTP/1.1\r\nHost: {put}\r\nTransfer-Encoding: chunked\r\n\r\n"
-        )
-        .unwrap();
-        RawUpload(s)
-    }
-
-    fn chunk(&mut self, data: &[u8]) {
-        let mut framed = Vec::with_capacity(data.len() + 16);
-        write!(framed, "{:x}\r\n", data.len()).unwrap();
-        framed.extend_from_slice(data);
-        framed.extend_from_slice(b"\r\n");
-        self.0.write_all(&framed).unwrap();
-    }
-
-    fn finish(mut self) {
-        self.0.write_all(b"0\r\n\r\n").unwrap();
-        let mut reply = [0; 12];
-        self.0.read_exact(&mut reply).unwrap();
-        assert_eq!(&reply[9..12], b"201", "upload not stored");
-    }
-}
-
 /// `n` readers tailing a live log with nothing new to read: RSS per reader.
 fn idle_readers(n: usize) -> Row {
     let rt = runtime();
-    let d = Daemon::start(&[]);
+    let d = start_daemon();
     let first = b"first line\n";
-    let mut upload = RawUpload::start(d.put);
+    let mut upload = Uploader::start(d.put);
     upload.chunk(first);
     // Warm up: one reader through the whole path, so allocator arenas and
     // lazily built state are in the "before" figure.
@@ -892,6 +679,8 @@ fn idle_readers(n: usize) -> Row {
     let whole = Arc::new(whole);
     let warm = spawn_checking_readers(&rt, d.get, 1, &whole, &heads);
     wait_heads(&heads, 1);
+    // Settling time before each memory reading (a measurement choice, not
+    // synchronisation: nothing is waited for but the allocator's quiet).
     thread::sleep(Duration::from_millis(500));
     let before = d.rss_kib();
     let readers = spawn_checking_readers(&rt, d.get, n, &whole, &heads);
@@ -899,7 +688,7 @@ fn idle_readers(n: usize) -> Row {
     thread::sleep(Duration::from_secs(1));
     let after = d.rss_kib();
     upload.chunk(b"last line\n");
-    upload.finish();
+    assert_eq!(upload.finish().0, 201, "upload not stored");
     let mut exact = 0;
     for r in warm.into_iter().chain(readers) {
         exact += usize::from(rt.block_on(r).unwrap().0);
@@ -918,7 +707,7 @@ fn idle_readers(n: usize) -> Row {
 /// `n` concurrent readers of a 1 MiB log, all attached before it is uploaded.
 fn many_readers(n: usize) -> Row {
     let rt = runtime();
-    let d = Daemon::start(&[]);
+    let d = start_daemon();
     let expected = Arc::new(pattern(MIB, 3));
     let heads = Arc::new(AtomicUsize::new(0));
     let connect_started = Instant::now();
@@ -926,11 +715,11 @@ fn many_readers(n: usize) -> Row {
     wait_heads(&heads, n);
     let connected = connect_started.elapsed();
     let started = Instant::now();
-    let mut upload = RawUpload::start(d.put);
+    let mut upload = Uploader::start(d.put);
     for piece in expected.chunks(64 * 1024) {
         upload.chunk(piece);
     }
-    upload.finish();
+    assert_eq!(upload.finish().0, 201, "upload not stored");
     let mut exact = 0;
     let mut last = started;
     for r in readers {
@@ -1085,34 +874,49 @@ fn latency(readers: usize, rate: usize, secs: u64) -> Row {
         hist
     };
 
-    let d = Daemon::start(&[]);
+    let d = start_daemon();
     let get = d.get;
-    let mut upload = RawUpload::start(d.put);
+    let mut upload = Uploader::start(d.put);
     upload.chunk(b"00000000 start of the log, before the measured lines ..........\n");
     let base = Instant::now();
     let sent: Arc<Vec<AtomicU64>> = Arc::new((0..lines).map(|_| AtomicU64::new(0)).collect());
     let heads = Arc::new(AtomicUsize::new(0));
+    // Readers that have read the first line.
+    let settled = Arc::new(AtomicUsize::new(0));
     let tasks: Vec<_> = (0..readers)
         .map(|_| {
             let mut clock = LineClock::new(base, Arc::clone(&sent));
             let heads = Arc::clone(&heads);
+            let settled = Arc::clone(&settled);
             rt.spawn(async move {
                 let on_head = move || {
                     heads.fetch_add(1, Ordering::SeqCst);
                 };
-                let clean = hyper_reader(get, on_head, |data, at| clock.feed(data, at)).await;
+                let mut seen_first = false;
+                let clean = hyper_reader(get, on_head, |data, at| {
+                    clock.feed(data, at);
+                    if !seen_first && !clock.hist.is_empty() {
+                        seen_first = true;
+                        settled.fetch_add(1, Ordering::SeqCst);
+                    }
+                })
+                .await;
                 (clean, clock.hist)
             })
         })
         .collect();
     wait_heads(&heads, readers);
-    // Let every reader read the first line and settle at the head.
-    thread::sleep(Duration::from_millis(500));
+    // Every reader has read the first line and waits at the head.
+    assert!(
+        wait_until(SOON, || settled.load(Ordering::SeqCst) == readers),
+        "only {} of {readers} readers got the first line",
+        settled.load(Ordering::SeqCst)
+    );
     let cpu0 = d.cpu_secs();
     let wall = Instant::now();
     pace(lines, rate, base, &sent, |line| upload.chunk(line));
     let cpu = (d.cpu_secs() - cpu0) / wall.elapsed().as_secs_f64();
-    upload.finish();
+    assert_eq!(upload.finish().0, 201, "upload not stored");
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
     let mut exact = 0;
     for t in tasks {

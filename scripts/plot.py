@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
 """Plot the readers sweep of `cargo bench --bench e2e` (scenario `sweep`).
 
-Usage: python3 scripts/plot.py [readers.csv ...] [-o docs/readers.png]
+Usage: python3 scripts/plot.py [readers.csv ...] [-o target/livelog-bench/readers.png]
 
 Reads one or more CSV files written by the benchmark (columns: readers,
 upload_mib, seconds, aggregate_mb_s, upload_mb_s, exact, peak_rss_kib),
 takes the median of each reader count across files, and draws aggregate
 throughput and the daemon's peak RSS against the number of readers.
 Needs matplotlib (`pip install matplotlib`).
+
+The plot goes next to the benchmark's output under target/ (ignored by git)
+unless -o says otherwise: docs/readers.png is the README's figure, replaced
+only on purpose (`-o docs/readers.png`).
 """
 
 import argparse
 import csv
+import os
 import statistics
 from collections import defaultdict
 
@@ -24,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("csv", nargs="*", default=["target/livelog-bench/readers.csv"])
-    parser.add_argument("-o", "--output", default="docs/readers.png")
+    parser.add_argument("-o", "--output", default="target/livelog-bench/readers.png")
     args = parser.parse_args()
 
     mb_s = defaultdict(list)
@@ -62,6 +67,8 @@ def main():
         f"(median of {runs} run{'s' if runs != 1 else ''})"
     )
     fig.tight_layout()
+    # target/livelog-bench/ exists once the benchmark has run; not before.
+    os.makedirs(os.path.dirname(args.output) or ".", exist_ok=True)
     fig.savefig(args.output)
     print(f"wrote {args.output}")
 

@@ -9,14 +9,10 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, TOKEN, Uploader, client, curl, pattern, read_response, self_signed_cert};
-
-/// Reads a streaming body to its end; `Err` if it ended incomplete.
-fn read_all(resp: reqwest::blocking::Response) -> Result<Vec<u8>, std::io::Error> {
-    let mut body = Vec::new();
-    let mut resp = resp;
-    resp.read_to_end(&mut body).map(|_| body)
-}
+use common::{
+    CurlReader, Daemon, RawReader, SOON, Streamed, TOKEN, UploadFrom, Uploader, client, curl,
+    curl_upload, pattern, read_body, read_complete, read_response, self_signed_cert, wait_until,
+};
 
 #[test]
 fn write_then_read_with_curl() {
@@ -26,12 +22,12 @@ fn write_then_read_with_curl() {
     let file = dir.path().join("log.bin");
     std::fs::write(&file, &data).unwrap();
 
-    let (code, out, err) = curl(&["-sS", "-T", file.to_str().unwrap(), &d.put_url()]);
-    assert_eq!(code, 0, "{err}");
+    let up = curl_upload(&d.put_url(), &file, UploadFrom::File);
+    assert_eq!(up.code, 0, "{}", up.stderr);
     assert!(
-        String::from_utf8_lossy(&out).starts_with("created: stored 300000 bytes"),
+        up.body.starts_with("created: stored 300000 bytes"),
         "{}",
-        String::from_utf8_lossy(&out)
+        up.body
     );
 
     let resp = client().get(d.get_url()).send().unwrap();
@@ -50,7 +46,7 @@ fn write_then_read_with_curl() {
     for name in ["Content-Length", "Content-Range", "Accept-Ranges"] {
         assert!(exposed.contains(name), "{exposed}");
     }
-    assert_eq!(read_all(resp).unwrap(), data);
+    assert_eq!(read_complete(resp), data);
 
     // The daemon's request line says the read was complete.
     let needle = "method=GET path=/log/<redacted> status=200 bytes=300000";
@@ -89,7 +85,7 @@ fn upload_with_content_length_and_expect_continue() {
     let (status, body) = read_response(&mut s);
     assert_eq!(status, 201, "{body}");
     assert_eq!(
-        read_all(client().get(d.get_url()).send().unwrap()).unwrap(),
+        read_complete(client().get(d.get_url()).send().unwrap()),
         data
     );
 }
@@ -102,24 +98,30 @@ fn five_thousand_paced_chunks_reach_concurrent_readers_exactly() {
         .collect();
     let want: Vec<u8> = chunks.concat();
 
+    // Each reader has its response head before the upload starts (a log
+    // not yet begun answers at once), so all four read it live.
     let readers: Vec<_> = (0..4)
         .map(|_| {
-            let url = d.get_url();
-            thread::spawn(move || read_all(client().get(url).send().unwrap()))
+            let resp = client().get(d.get_url()).send().unwrap();
+            assert_eq!(resp.status(), 200);
+            Streamed::new(resp)
         })
         .collect();
-    thread::sleep(Duration::from_millis(200));
     let mut up = Uploader::start(d.put);
     for (i, c) in chunks.iter().enumerate() {
         up.chunk(c);
         if i % 50 == 0 {
+            // Pacing on purpose, not synchronisation: the readers see the
+            // log grow in many small steps rather than in one burst.
             thread::sleep(Duration::from_millis(1));
         }
     }
     let (status, _) = up.finish();
     assert_eq!(status, 201);
     for r in readers {
-        let got = r.join().unwrap().expect("complete response");
+        let end = r.finish();
+        assert!(end.complete, "complete response");
+        let got = end.data;
         assert_eq!(got.len(), want.len());
         assert!(got == want, "bytes differ");
     }
@@ -173,21 +175,23 @@ fn upload_port_routes_and_methods() {
 #[test]
 fn reader_before_upload_waits_then_streams() {
     let d = Daemon::start();
-    let url = d.get_url();
-    let reader = thread::spawn(move || {
-        let resp = client().get(url).send().unwrap();
-        assert_eq!(resp.status(), 200);
-        assert!(resp.headers().get("content-length").is_none());
-        read_all(resp)
-    });
-    thread::sleep(Duration::from_millis(500));
+    // The head comes at once, before any upload exists.
+    let resp = client().get(d.get_url()).send().unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("content-length").is_none());
+    let reader = Streamed::new(resp);
     assert!(!reader.is_finished(), "the reader waits for the upload");
     let mut up = Uploader::start(d.put);
     up.chunk(b"first\n");
-    thread::sleep(Duration::from_millis(100));
+    // It waited: it gets the first line, uploaded after it connected, and
+    // stays open while the upload does.
+    reader.wait_len(6);
+    assert!(!reader.is_finished(), "the reader waits for the upload");
     up.chunk(b"second\n");
     assert_eq!(up.finish().0, 201);
-    assert_eq!(reader.join().unwrap().unwrap(), b"first\nsecond\n");
+    let end = reader.finish();
+    assert!(end.complete, "complete response");
+    assert_eq!(end.data, b"first\nsecond\n");
 }
 
 #[test]
@@ -214,16 +218,17 @@ fn second_upload_conflicts_and_leaves_the_first_untouched() {
 #[test]
 fn aborted_upload_ends_every_reader_incomplete() {
     let d = Daemon::start();
-    // An early reader, with curl as a user would run it.
-    let url = d.get_url();
-    let early = thread::spawn(move || curl(&["-sN", &url]));
-    thread::sleep(Duration::from_millis(300));
+    // An early reader, with curl as a user would run it: it has its
+    // response head before the upload starts.
+    let early = CurlReader::spawn(&["-sN", &d.get_url()]);
+    early.wait_head();
     let mut up = Uploader::start(d.put);
     up.chunk(b"partial line 1\n");
     up.chunk(b"partial line 2\n");
-    thread::sleep(Duration::from_millis(200));
+    // Both lines reached it before the upload breaks.
+    early.out.wait_len(30);
     up.abort();
-    let (code, out, _) = early.join().unwrap();
+    let (code, out) = early.finish();
     assert_ne!(code, 0, "curl must see the log as incomplete");
     assert_eq!(out, b"partial line 1\npartial line 2\n");
 
@@ -234,7 +239,8 @@ fn aborted_upload_ends_every_reader_incomplete() {
     assert_eq!(out, b"partial line 1\npartial line 2\n");
     let resp = client().get(d.get_url()).send().unwrap();
     assert!(resp.headers().get("content-length").is_none());
-    assert!(read_all(resp).is_err());
+    let (_, complete) = read_body(resp);
+    assert!(!complete);
     // And the daemon stays up.
     let resp = client()
         .get(format!("http://{}/log/nope", d.get))
@@ -266,6 +272,8 @@ fn token_never_appears_in_logs() {
         .send()
         .unwrap();
     c.get(format!("http://{}/{TOKEN}", d.get)).send().unwrap();
+    // Every request's line is out (the checks below are not vacuous).
+    assert!(d.wait_for_log("status=200", SOON), "{}", d.stderr());
     assert!(d.wait_for_log("status=401", Duration::from_secs(5)));
     assert!(d.wait_for_log("/<redacted>", Duration::from_secs(5)));
     let logs = d.stderr();
@@ -274,15 +282,8 @@ fn token_never_appears_in_logs() {
 }
 
 #[test]
-fn upload_port_is_bound_to_loopback() {
-    let d = Daemon::start();
-    assert!(d.put.ip().is_loopback(), "{}", d.put);
-    assert!(d.get_bound.ip().is_unspecified(), "{}", d.get_bound);
-}
-
-#[test]
 fn temp_file_is_unlinked_even_after_sigkill() {
-    let d = Daemon::builder().own_temp_dir().start();
+    let mut d = Daemon::builder().own_temp_dir().start();
     let dir = d.temp_dir().unwrap().to_owned();
     let mut up = Uploader::start(d.put);
     up.chunk(&pattern(100_000, 3));
@@ -307,7 +308,7 @@ fn temp_file_is_unlinked_even_after_sigkill() {
         "{fds:?}"
     );
     d.signal("KILL");
-    thread::sleep(Duration::from_millis(200));
+    d.wait_exit(SOON).expect("SIGKILL ends the daemon");
     assert_eq!(listing(), 0, "nothing left behind after SIGKILL");
     drop(up);
 }
@@ -318,14 +319,13 @@ fn sigterm_exits_zero_and_lets_a_complete_log_drain() {
     let data = pattern(2_000_000, 4);
     let resp = client().put(d.put_url()).body(data.clone()).send().unwrap();
     assert_eq!(resp.status(), 201);
-    // A reader mid-way through a complete log when SIGTERM arrives.
-    let mut s = TcpStream::connect(d.get).unwrap();
-    write!(s, "GET /log/{TOKEN} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    thread::sleep(Duration::from_millis(100));
+    // A reader mid-way through a complete log when SIGTERM arrives: its
+    // response has begun (the head is read), so the daemon accepted it
+    // before the signal.
+    let mut reader = RawReader::connect(d.get, None);
+    assert_eq!(reader.head().0, 200);
     d.signal("TERM");
-    let mut got = Vec::new();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.read_to_end(&mut got).unwrap();
+    let got = read_complete(reader.body());
     assert!(got.ends_with(&data), "the reader finished within the grace");
     let status = d.wait_exit(Duration::from_secs(10)).expect("exits");
     assert_eq!(status.code(), Some(0));
@@ -336,15 +336,15 @@ fn sigterm_ends_a_live_read_incomplete_and_exits_zero() {
     let mut d = Daemon::start();
     let mut up = Uploader::start(d.put);
     up.chunk(b"still running\n");
-    let url = d.get_url();
-    let reader = thread::spawn(move || curl(&["-sN", "--max-time", "30", &url]));
-    thread::sleep(Duration::from_millis(300));
+    let reader = CurlReader::spawn(&["-sN", "--max-time", "30", &d.get_url()]);
+    // The reader is live: it has the bytes uploaded so far.
+    reader.out.wait_len(14);
     let t = Instant::now();
     d.signal("TERM");
     let status = d.wait_exit(Duration::from_secs(15)).expect("exits");
     assert_eq!(status.code(), Some(0));
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
-    let (code, out, _) = reader.join().unwrap();
+    let (code, out) = reader.finish();
     assert_eq!(out, b"still running\n");
     assert_ne!(code, 0, "a log cut off by shutdown is incomplete");
     drop(up);
@@ -395,7 +395,7 @@ fn get_over_tls_http1_and_http2() {
             reqwest::Version::HTTP_11
         };
         assert_eq!(resp.version(), want);
-        assert_eq!(read_all(resp).unwrap(), data);
+        assert_eq!(read_complete(resp), data);
     }
     // curl negotiates HTTP/2 by ALPN, as a browser would.
     let port = d.get.port().to_string();
@@ -425,71 +425,70 @@ fn live_http2_reader_is_incomplete_when_upload_breaks() {
     let mut up = Uploader::start(d.put);
     up.chunk(b"line\n");
     let port = d.get.port().to_string();
-    let url = d.https_url();
-    let cert = cert.to_str().unwrap().to_owned();
-    let reader = thread::spawn(move || {
-        curl(&[
-            "-sN",
-            "--http2",
-            "--cacert",
-            &cert,
-            "--resolve",
-            &format!("localhost:{port}:127.0.0.1"),
-            &url,
-        ])
-    });
-    thread::sleep(Duration::from_millis(500));
+    let reader = CurlReader::spawn(&[
+        "-sN",
+        "--http2",
+        "--cacert",
+        cert.to_str().unwrap(),
+        "--resolve",
+        &format!("localhost:{port}:127.0.0.1"),
+        &d.https_url(),
+    ]);
+    // The reader is live: it has the line uploaded so far.
+    reader.out.wait_len(5);
     up.abort();
-    let (code, out, _) = reader.join().unwrap();
+    let (code, out) = reader.finish();
     assert_eq!(out, b"line\n");
     assert_ne!(code, 0);
 }
 
-/// The README's three-terminal example, as written: a paced `curl -T -`
-/// upload and a `curl -N` reader that sees each line as it is written and
-/// exits 0 at the end.
+/// The README's three-terminal example: a `curl -T -` upload fed by a
+/// shell loop, and a `curl -N` reader that sees each line as it is written
+/// and exits 0 at the end.
+///
+/// README: `(for i in $(seq 1 500); do echo "Log line $i"; sleep 1; done) | curl -T - …`,
+/// shortened to 8 lines. Instead of `sleep`, the loop writes line i+1 only
+/// once the reader has shown line i (the test then sends a line to the
+/// loop's stdin): each line must arrive while the next one is not even
+/// written. A daemon (or curl) that held lines back would stall the loop and
+/// fail here after 30 s, however busy the machine; no bound on how fast a
+/// line travels is assumed.
 #[test]
 fn readme_example_streams_each_line_as_written() {
     let d = Daemon::start();
-    let mut reader = Command::new("curl")
-        .args(["-sN", &d.get_url()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = reader.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            let _ = tx.send((line.unwrap(), Instant::now()));
-        }
-    });
-    thread::sleep(Duration::from_millis(300));
-    // README: (for i in $(seq 1 500); do echo "Log line $i"; sleep 1; done) | curl -T - …
-    // (shortened to 8 lines, 0.25 s apart)
+    let reader = CurlReader::spawn(&["-sN", &d.get_url()]);
+    reader.wait_head();
+    // When the loop was let go to write the line the reader waits for.
+    let mut released = Instant::now();
     let mut writer = Command::new("bash")
         .args([
             "-c",
             &format!(
-                "(for i in $(seq 1 8); do echo \"Log line $i\"; sleep 0.25; done) | curl -sS -T - {}",
+                "(for i in $(seq 1 8); do echo \"Log line $i\"; read -r _; done) | curl -sS -T - {}",
                 d.put_url()
             ),
         ])
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
+    let mut next = writer.stdin.take().unwrap();
+    let mut want = String::new();
     for i in 1..=8 {
-        let (line, at) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        assert_eq!(line, format!("Log line {i}"));
-        // Line i is written at about (i-1) * 0.25 s; it must show up then,
-        // not at the end of the upload (generous bound for a busy machine).
-        let written_by = Duration::from_millis(250 * (i - 1));
+        // Line i is being written now; line i+1 is not.
+        want.push_str(&format!("Log line {i}\n"));
+        let arrived = wait_until(SOON, || reader.out.len() >= want.len());
+        let got = String::from_utf8_lossy(&reader.out.bytes()).into_owned();
         assert!(
-            at.duration_since(started) < written_by + Duration::from_millis(1500),
-            "line {i} arrived late: {:?}",
-            at.duration_since(started)
+            arrived,
+            "line {i} did not arrive within {SOON:?} of being written; the reader has {got:?}"
         );
+        assert_eq!(got, want, "after line {i}");
+        eprintln!("line {i} arrived within {:?}", released.elapsed());
+        released = Instant::now();
+        writeln!(next).unwrap();
     }
+    drop(next);
     let status = writer.wait().unwrap();
     assert!(status.success());
     let mut reply = String::new();
@@ -500,6 +499,6 @@ fn readme_example_streams_each_line_as_written() {
         .read_to_string(&mut reply)
         .unwrap();
     assert!(reply.starts_with("created: stored"), "{reply}");
-    let status = reader.wait().unwrap();
-    assert!(status.success(), "the reading curl exits 0");
+    let (code, _) = reader.finish();
+    assert_eq!(code, 0, "the reading curl exits 0");
 }

@@ -11,7 +11,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, DaemonBuilder, TOKEN, client, curl, pattern, self_signed_cert};
+use common::{
+    CurlUpload, Daemon, DaemonBuilder, Streamed, TOKEN, UploadFrom, client, curl, pattern,
+    read_body, self_signed_cert, wait_until,
+};
 
 /// Generous bound for "cut off by a 1 s timeout".
 const CUT_OFF_WITHIN: Duration = Duration::from_secs(5);
@@ -86,20 +89,6 @@ fn upload_all(d: &Daemon, data: &[u8]) {
     up.chunk(data);
     let (status, body) = up.finish();
     assert_eq!(status, 201, "{body}");
-}
-
-/// Reads a streaming response until it ends; returns the bytes and whether it
-/// ended cleanly (`Ok(0)`) rather than with an error (incomplete).
-fn read_stream(mut resp: reqwest::blocking::Response) -> (Vec<u8>, bool) {
-    let mut got = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match resp.read(&mut buf) {
-            Ok(0) => return (got, true),
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(_) => return (got, false),
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -301,6 +290,8 @@ fn http2_connections_are_capped_at_64_concurrent_streams() {
             let url = url.clone();
             async move { client.get(&url).send().await.map(|r| r.status()) }
         });
+        // An observation window for something that must not happen (not
+        // synchronisation): a cap that is not enforced answers at once.
         tokio::time::sleep(Duration::from_secs(2)).await;
         assert!(
             !extra.is_finished(),
@@ -328,20 +319,12 @@ fn fsize_limited_daemon() -> Daemon {
         .start()
 }
 
-/// Uploads `data` with `curl -T <file>`; returns (curl exit code, body+status).
-fn curl_upload(d: &Daemon, data: &[u8]) -> (i32, String) {
+/// Uploads `data` with `curl -T <file>` (a Content-Length upload).
+fn curl_upload(d: &Daemon, data: &[u8]) -> CurlUpload {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("upload.bin");
     std::fs::write(&file, data).unwrap();
-    let (code, out, err) = curl(&[
-        "-sS",
-        "-T",
-        &file.to_string_lossy(),
-        "-w",
-        "status=%{http_code}",
-        &d.put_url(),
-    ]);
-    (code, format!("{}{err}", String::from_utf8_lossy(&out)))
+    common::curl_upload(&d.put_url(), &file, UploadFrom::File)
 }
 
 #[test]
@@ -352,12 +335,12 @@ fn storage_failure_gives_507_and_readers_end_incomplete() {
     // A reader connected before the upload starts.
     let early = client().get(d.get_url()).send().unwrap();
     assert_eq!(early.status(), 200);
-    let early = std::thread::spawn(move || read_stream(early));
+    let early = std::thread::spawn(move || read_body(early));
 
-    let (code, reply) = curl_upload(&d, &data);
-    assert_eq!(code, 0, "{reply}");
-    assert!(reply.ends_with("status=507"), "{reply}");
-    let reason = reply.trim_end_matches("status=507");
+    let up = curl_upload(&d, &data);
+    assert_eq!(up.code, 0, "{up:?}");
+    assert_eq!(up.status, 507, "{up:?}");
+    let reason = up.body;
     assert_eq!(reason.lines().count(), 1, "one-line reason: {reason:?}");
     assert!(
         reason.starts_with("insufficient storage: stored 1048576 bytes"),
@@ -411,11 +394,12 @@ fn storage_failure_bursty_reader_gets_every_stored_byte() {
     let data = pattern(LIMIT + ONE_MIB, 8);
     let mut early = client().get(d.get_url()).send().unwrap();
     assert_eq!(early.status(), 200);
-    let (code, reply) = curl_upload(&d, &data);
-    assert_eq!(code, 0, "{reply}");
-    assert!(reply.ends_with("status=507"), "{reply}");
+    let up = curl_upload(&d, &data);
+    assert_eq!(up.code, 0, "{up:?}");
+    assert_eq!(up.status, 507, "{up:?}");
     // Read in bursts: 1 MiB, then a 200 ms pause (about 5 MiB/s), so the
     // reader is most likely pausing, its socket full, when the end comes.
+    // (The pause paces the reader on purpose; it synchronises nothing.)
     let mut got = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut burst = 0;
@@ -474,10 +458,11 @@ fn storage_failure_over_tls_gives_every_stored_byte_then_incomplete() {
         let resp = b.build().unwrap().get(d.https_url()).send().unwrap();
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.version(), version);
-        readers.push((version, std::thread::spawn(move || read_stream(resp))));
+        readers.push((version, std::thread::spawn(move || read_body(resp))));
     }
-    let (_, reply) = curl_upload(&d, &data);
-    assert!(reply.ends_with("status=507"), "{reply}");
+    let up = curl_upload(&d, &data);
+    assert_eq!(up.status, 507, "{up:?}");
+    assert_eq!(up.stderr, "", "curl reported an error: {up:?}");
     for (version, reader) in readers {
         let (got, clean) = reader.join().unwrap();
         assert!(!clean, "{version:?} reader ended as if complete");
@@ -492,22 +477,22 @@ fn storage_failure_over_tls_gives_every_stored_byte_then_incomplete() {
 #[test]
 fn bad_chunk_framing_gives_400_and_readers_end_incomplete() {
     let d = Daemon::start();
-    let early = client().get(d.get_url()).send().unwrap();
-    let early = std::thread::spawn(move || read_stream(early));
+    let early = Streamed::new(client().get(d.get_url()).send().unwrap());
 
     let mut up = TcpStream::connect(d.put).unwrap();
     up.write_all(b"PUT /log HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
         .unwrap();
     up.write_all(b"6\r\nhello\n\r\n").unwrap();
     up.flush().unwrap();
-    // Let the good chunk be stored before the bad one arrives.
-    std::thread::sleep(Duration::from_millis(300));
+    // The good chunk is stored (the reader has it) before the bad one arrives.
+    early.wait_len(6);
     up.write_all(b"zz\r\nmore\r\n").unwrap();
     let (status, body) = common::read_response(&mut up);
     assert_eq!(status, 400, "{body}");
     assert!(body.starts_with("bad request:"), "{body}");
 
-    let (got, clean) = early.join().unwrap();
+    let end = early.finish();
+    let (got, clean) = (end.data, end.complete);
     assert!(!clean, "reader ended cleanly after a malformed chunk");
     assert_eq!(got, b"hello\n");
     let (code, out, _) = curl(&["-sS", &d.get_url()]);
@@ -520,8 +505,7 @@ fn bad_chunk_framing_gives_400_and_readers_end_incomplete() {
 fn content_length_upload_cut_short_ends_readers_incomplete() {
     for half_close in [true, false] {
         let d = Daemon::start();
-        let early = client().get(d.get_url()).send().unwrap();
-        let early = std::thread::spawn(move || read_stream(early));
+        let early = Streamed::new(client().get(d.get_url()).send().unwrap());
 
         let data = pattern(1000, 7);
         let mut up = TcpStream::connect(d.put).unwrap();
@@ -529,7 +513,9 @@ fn content_length_upload_cut_short_ends_readers_incomplete() {
             .unwrap();
         up.write_all(&data).unwrap();
         up.flush().unwrap();
-        std::thread::sleep(Duration::from_millis(300));
+        // Everything sent is stored (the reader has it) before the client
+        // stops.
+        early.wait_len(data.len());
         if half_close {
             // The client says it is done sending and waits for a reply: the
             // body is short of its Content-Length, so that reply is a 400.
@@ -541,7 +527,8 @@ fn content_length_upload_cut_short_ends_readers_incomplete() {
         // Either way the client goes away.
         drop(up);
 
-        let (got, clean) = early.join().unwrap();
+        let end = early.finish();
+        let (got, clean) = (end.data, end.complete);
         assert!(!clean, "reader ended cleanly after a short upload");
         assert_eq!(got, data);
         let (code, out, _) = curl(&["-sS", &d.get_url()]);
@@ -807,10 +794,9 @@ fn token_never_logged_even_at_trace_level() {
 
     // Wait until every request's log line is out, so the check is not vacuous.
     let count = |d: &Daemon| d.stderr().matches(" request ").count();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while (count(&tls) < requests + 1 || count(&plain) < 3 + 1) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(Duration::from_secs(30), || {
+        count(&tls) > requests && count(&plain) > 3
+    });
     for d in [&tls, &plain] {
         let log = d.stderr();
         assert!(log.contains("DEBUG") || log.contains("TRACE"), "{log}");
@@ -822,6 +808,7 @@ fn token_never_logged_even_at_trace_level() {
         );
     }
     assert!(count(&tls) > requests, "{}", tls.stderr());
+    assert!(count(&plain) > 3, "{}", plain.stderr());
 }
 
 // ---------------------------------------------------------------------------

@@ -7,13 +7,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Uploader, curl, pattern, self_signed_cert};
+use common::{
+    CurlReader, Daemon, Ended, SOON, Streamed, Uploader, curl, pattern, self_signed_cert,
+};
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 
@@ -21,8 +20,9 @@ use reqwest::blocking::{Client, Response};
 /// JavaScript client can hold exactly), as the README's resume example uses.
 const FOLLOW_END: u64 = 9_007_199_254_740_991;
 
-/// Generous bound for anything that should happen "now" on a busy machine.
-const SOON: Duration = Duration::from_secs(10);
+/// Generous bound for a response that must end at once (rather than follow
+/// the log until the 30 s client timeout).
+const AT_ONCE: Duration = Duration::from_secs(10);
 
 const EXPOSED: [&str; 3] = ["content-range", "content-length", "accept-ranges"];
 
@@ -130,82 +130,6 @@ fn wait_stored_at(client: &Client, url: &str, len: u64) {
     }
 }
 
-/// Reads a body on its own thread, so a test can watch it arrive while it
-/// keeps uploading.
-struct Collector {
-    bytes: Arc<Mutex<Vec<u8>>>,
-    thread: JoinHandle<std::io::Result<()>>,
-}
-
-impl Collector {
-    fn new(mut body: impl Read + Send + 'static) -> Collector {
-        let bytes = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&bytes);
-        let thread = std::thread::spawn(move || {
-            let mut buf = [0u8; 16 * 1024];
-            loop {
-                let n = body.read(&mut buf)?;
-                if n == 0 {
-                    return Ok(());
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Collector { bytes, thread }
-    }
-
-    fn len(&self) -> usize {
-        self.bytes.lock().unwrap().len()
-    }
-
-    /// Waits (up to [`SOON`]) until at least `len` bytes arrived.
-    fn wait_len(&self, len: usize) {
-        let started = Instant::now();
-        while self.len() < len {
-            assert!(
-                started.elapsed() < SOON,
-                "only {} of {len} bytes arrived",
-                self.len()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Waits (up to [`SOON`]) for the body to end; returns its bytes and
-    /// whether it ended cleanly.
-    fn finish(self) -> (Vec<u8>, std::io::Result<()>) {
-        let started = Instant::now();
-        while !self.thread.is_finished() {
-            assert!(
-                started.elapsed() < SOON,
-                "the body did not end (got {} bytes)",
-                self.len()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let result = self.thread.join().unwrap();
-        let bytes = std::mem::take(&mut *self.bytes.lock().unwrap());
-        (bytes, result)
-    }
-
-    fn is_finished(&self) -> bool {
-        self.thread.is_finished()
-    }
-}
-
-/// Spawns `curl` with `args`, stdout piped (stderr discarded).
-fn spawn_curl(args: &[&str]) -> (Child, Collector) {
-    let mut child = Command::new("curl")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("curl is installed");
-    let out = child.stdout.take().unwrap();
-    (child, Collector::new(out))
-}
-
 /// The README's fenced `sh` block holding `needle`, with the default reader
 /// address replaced by the test daemon's, so the test runs the example
 /// exactly as a user would copy it.
@@ -223,8 +147,9 @@ fn readme_block(needle: &str, d: &Daemon) -> String {
     block.replace("http://127.0.0.1:60023", &format!("http://{}", d.get))
 }
 
-/// Runs a README block with `bash -ec` in `dir`, stdout piped.
-fn spawn_block(script: &str, dir: &std::path::Path) -> (Child, Collector) {
+/// Runs a README block with `bash -ec` in `dir`, its stdout read as it
+/// streams.
+fn spawn_block(script: &str, dir: &std::path::Path) -> (Child, Streamed) {
     let mut child = Command::new("bash")
         .args(["-ec", script])
         .current_dir(dir)
@@ -234,7 +159,7 @@ fn spawn_block(script: &str, dir: &std::path::Path) -> (Child, Collector) {
         .spawn()
         .expect("bash");
     let out = child.stdout.take().unwrap();
-    (child, Collector::new(out))
+    (child, Streamed::new(out))
 }
 
 fn wait_exit(child: &mut Child) -> i32 {
@@ -358,12 +283,12 @@ fn readme_curl_examples_on_a_finished_log() {
     let tail = readme_block("curl -r -1024", &d);
     let (mut child, out) = spawn_block(&tail, dir.path());
     assert_eq!(wait_exit(&mut child), 0);
-    assert_eq!(out.finish().0, &log[log.len() - 1024..]);
+    assert_eq!(out.finish().data, &log[log.len() - 1024..]);
 
     let resume = readme_block("Range: bytes=N-", &d).replace("bytes=N-", "bytes=30000-");
     let (mut child, out) = spawn_block(&resume, dir.path());
     assert_eq!(wait_exit(&mut child), 0);
-    assert_eq!(out.finish().0, &log[30_000..]);
+    assert_eq!(out.finish().data, &log[30_000..]);
 
     // `curl -I` as the README writes it: the complete length.
     let (code, out, err) = curl(&["-I", &url]);
@@ -489,7 +414,7 @@ fn live_log_stored_ranges_end_at_once() {
             "{range}"
         );
         assert!(
-            started.elapsed() < SOON,
+            started.elapsed() < AT_ONCE,
             "{range} took {:?}",
             started.elapsed()
         );
@@ -607,7 +532,7 @@ fn live_follow_range_streams_until_the_upload_ends() {
         Some(format!("bytes 5000-{FOLLOW_END}/*"))
     );
     assert_eq!(header(&resp, "content-length"), None);
-    let body = Collector::new(resp);
+    let body = Streamed::new(resp);
     body.wait_len(95_000);
     for end in [150_000, 200_000, 250_000, 300_000] {
         up.chunk(&log[end - 50_000..end]);
@@ -615,8 +540,12 @@ fn live_follow_range_streams_until_the_upload_ends() {
         assert!(!body.is_finished(), "ended while the upload runs");
     }
     assert_eq!(up.finish().0, 201);
-    let (bytes, result) = body.finish();
-    result.expect("a clean end");
+    let Ended {
+        data: bytes,
+        complete,
+        ..
+    } = body.finish();
+    assert!(complete, "a clean end");
     assert_eq!(bytes, &log[5000..]);
 }
 
@@ -638,11 +567,15 @@ fn live_follow_range_stops_at_its_last_byte() {
         Some("bytes 9000-24999/*")
     );
     assert_eq!(header(&resp, "content-length"), None);
-    let body = Collector::new(resp);
+    let body = Streamed::new(resp);
     body.wait_len(1000);
     up.chunk(&log[10_000..40_000]);
-    let (bytes, result) = body.finish();
-    result.expect("a clean end at byte 24999");
+    let Ended {
+        data: bytes,
+        complete,
+        ..
+    } = body.finish();
+    assert!(complete, "a clean end at byte 24999");
     assert_eq!(bytes, &log[9000..25_000]);
     // The upload was not disturbed.
     assert_eq!(up.finish().0, 201);
@@ -663,7 +596,7 @@ fn live_range_past_the_end_waits_for_its_first_byte() {
         header(&resp, "content-range").as_deref(),
         Some("bytes 12000-12999/*")
     );
-    let early = Collector::new(resp);
+    let early = Streamed::new(resp);
 
     let mut up = Uploader::start(d.put);
     up.chunk(&log[..10_000]);
@@ -676,20 +609,31 @@ fn live_range_past_the_end_waits_for_its_first_byte() {
         header(&resp, "content-range").as_deref(),
         Some("bytes 20000-9007199254740991/*")
     );
-    let late = Collector::new(resp);
+    let late = Streamed::new(resp);
+    // An observation window for bytes that must not come (not
+    // synchronisation): a reader that did not wait would be sent the stored
+    // bytes at once.
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(early.len(), 0);
     assert_eq!(late.len(), 0);
 
     up.chunk(&log[10_000..]);
-    let (bytes, result) = early.finish();
-    result.expect("a clean end at byte 12999");
+    let Ended {
+        data: bytes,
+        complete,
+        ..
+    } = early.finish();
+    assert!(complete, "a clean end at byte 12999");
     assert_eq!(bytes, &log[12_000..13_000]);
     late.wait_len(10_000);
     assert!(!late.is_finished());
     assert_eq!(up.finish().0, 201);
-    let (bytes, result) = late.finish();
-    result.expect("a clean end when the upload completes");
+    let Ended {
+        data: bytes,
+        complete,
+        ..
+    } = late.finish();
+    assert!(complete, "a clean end when the upload completes");
     assert_eq!(bytes, &log[20_000..]);
 }
 
@@ -718,7 +662,7 @@ fn readme_resume_follows_a_live_log_with_curl() {
     assert!(child.try_wait().unwrap().is_none(), "curl ended early");
     assert_eq!(up.finish().0, 201);
     assert_eq!(wait_exit(&mut child), 0);
-    let (bytes, _) = out.finish();
+    let bytes = out.finish().data;
     assert_eq!(bytes, &log[n..]);
 }
 
@@ -735,12 +679,13 @@ fn ranged_read_cut_short_by_a_broken_upload_ends_incomplete() {
     wait_stored(&d, 10_000);
 
     let range = "Range: bytes=2000-9007199254740991";
-    let (mut child, out) = spawn_curl(&["-N", "-H", range, &url]);
+    let curl_reader = CurlReader::spawn(&["-N", "-H", range, &url]);
+    let out = &curl_reader.out;
     let resp = get(&url, Some("bytes=4000-9007199254740991"));
     assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
-    let body = Collector::new(resp);
+    let body = Streamed::new(resp);
     // A stored range of the live log must not be affected.
-    let stored = Collector::new(get(&url, Some("bytes=0-")));
+    let stored = Streamed::new(get(&url, Some("bytes=0-")));
     out.wait_len(8000);
     body.wait_len(6000);
     up.chunk(&log[10_000..]);
@@ -748,15 +693,22 @@ fn ranged_read_cut_short_by_a_broken_upload_ends_incomplete() {
     body.wait_len(26_000);
     up.abort();
 
-    let code = wait_exit(&mut child);
+    let (code, bytes) = curl_reader.finish();
     assert_ne!(code, 0, "curl must not see a clean end");
-    let (bytes, _) = out.finish();
     assert_eq!(bytes, &log[2000..]);
-    let (bytes, result) = body.finish();
-    assert!(result.is_err(), "reqwest must see an incomplete body");
+    let Ended {
+        data: bytes,
+        complete,
+        ..
+    } = body.finish();
+    assert!(!complete, "reqwest must see an incomplete body");
     assert_eq!(bytes, &log[4000..]);
-    let (bytes, result) = stored.finish();
-    result.expect("the stored range was complete");
+    let Ended {
+        data: bytes,
+        complete,
+        ..
+    } = stored.finish();
+    assert!(complete, "the stored range was complete");
     assert_eq!(bytes, &log[..10_000]);
 
     // After the break, a range that needs more than is stored ends
@@ -865,14 +817,14 @@ fn http2_gives_the_same_range_semantics() {
     let hdr_path = hdr_file.path().to_str().unwrap().to_owned();
     let mut args = vec!["--http2", "--cacert", &cert, "-sS", "-D", &hdr_path, "-N"];
     args.extend(["-H", "Range: bytes=25000-9007199254740991", &url]);
-    let (mut child, out) = spawn_curl(&args);
-    out.wait_len(5000);
+    let mut follower = CurlReader::spawn(&args);
+    follower.out.wait_len(5000);
     up.chunk(&log[30_000..]);
-    out.wait_len(55_000);
-    assert!(child.try_wait().unwrap().is_none(), "curl ended early");
+    follower.out.wait_len(55_000);
+    assert!(follower.is_running(), "curl ended early");
     assert_eq!(up.finish().0, 201);
-    assert_eq!(wait_exit(&mut child), 0);
-    let (bytes, _) = out.finish();
+    let (code, bytes) = follower.finish();
+    assert_eq!(code, 0);
     assert_eq!(bytes, &log[25_000..]);
     let headers = std::fs::read_to_string(&hdr_path)
         .unwrap()
@@ -917,11 +869,11 @@ fn http2_gives_the_same_range_semantics() {
     wait_stored_at(&tls_client, &url, 10_000);
     let mut args = vec!["--http2", "--cacert", &cert, "-sS", "-N"];
     args.extend(["-H", "Range: bytes=1000-9007199254740991", &url]);
-    let (mut child, out) = spawn_curl(&args);
-    out.wait_len(9000);
+    let follower = CurlReader::spawn(&args);
+    follower.out.wait_len(9000);
     up.abort();
-    assert_ne!(wait_exit(&mut child), 0, "curl must not see a clean end");
-    let (bytes, _) = out.finish();
+    let (code, bytes) = follower.finish();
+    assert_ne!(code, 0, "curl must not see a clean end");
     assert_eq!(bytes, &log[1000..10_000]);
 }
 
@@ -934,7 +886,7 @@ fn head_needs_no_reader_slot() {
     let mut up = Uploader::start(d.put);
     up.chunk(b"0123456789");
     wait_stored(&d, 10);
-    let follower = Collector::new(get(&url, Some("bytes=0-9007199254740991")));
+    let follower = Streamed::new(get(&url, Some("bytes=0-9007199254740991")));
     follower.wait_len(10);
 
     let refused = get(&url, Some("bytes=0-4"));
@@ -945,8 +897,12 @@ fn head_needs_no_reader_slot() {
     assert_eq!(header(&h, "content-range").as_deref(), Some("bytes 2-9/*"));
 
     assert_eq!(up.finish().0, 201);
-    let (bytes, result) = follower.finish();
-    result.unwrap();
+    let Ended {
+        data: bytes,
+        complete,
+        ..
+    } = follower.finish();
+    assert!(complete);
     assert_eq!(bytes, b"0123456789");
 }
 

@@ -8,16 +8,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
-use common::data::Checker;
-use common::{Daemon, TOKEN, Uploader, pattern, self_signed_cert};
+use common::body::read_into;
+use common::{
+    Checker, CurlReader, Daemon, RawReader, SOON, UploadFrom, Uploader, net, pattern, read_body,
+    read_complete, self_signed_cert, wait_until,
+};
 
 const MIB: usize = 1024 * 1024;
 
@@ -34,148 +34,46 @@ impl Got {
     fn exact(&self, expected: &[u8]) -> bool {
         self.exit == 0 && self.received == expected.len() && self.matched == expected.len()
     }
-}
 
-/// `curl -sS -N <url>` whose output is checked against `expected` as it
-/// streams; `progress` counts the bytes received so far.
-fn curl_reader(url: String, expected: Arc<Vec<u8>>, progress: Arc<AtomicUsize>) -> JoinHandle<Got> {
-    let mut child = Command::new("curl")
-        .args(["-sS", "-N", "--no-buffer", &url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("curl is installed");
-    thread::spawn(move || {
-        let mut out = child.stdout.take().unwrap();
-        let mut checker = Checker::new(expected);
-        let mut buf = vec![0; 256 * 1024];
-        loop {
-            let n = out.read(&mut buf).unwrap();
-            if n == 0 {
-                break;
-            }
-            checker.feed(&buf[..n]);
-            progress.store(checker.received, Ordering::Relaxed);
-        }
-        let exit = child.wait().unwrap().code().unwrap_or(-1);
+    fn new(exit: i32, checker: &Checker) -> Got {
         Got {
             exit,
             received: checker.received,
             matched: checker.matched,
         }
-    })
+    }
 }
 
-/// `curl -sS -T - <put>` with `path` as stdin; returns (exit code, stdout).
-fn curl_upload(put_url: String, path: std::path::PathBuf) -> JoinHandle<(i32, String)> {
-    thread::spawn(move || {
-        let out = Command::new("curl")
-            .args(["-sS", "-T", "-", &put_url])
-            .stdin(std::fs::File::open(path).unwrap())
-            .output()
-            .expect("curl is installed");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
-    })
+/// `curl -sS -N <url>` whose output is checked against `expected` as it
+/// streams (`out.len()` is the bytes received so far).
+fn curl_reader(url: &str, expected: &Arc<Vec<u8>>) -> CurlReader<Checker> {
+    CurlReader::into_sink(&["-sS", "-N", url], Checker::new(Arc::clone(expected)))
 }
 
-/// A reader on a raw TCP socket, so the test controls exactly when (and
-/// whether) it reads, and how small its receive buffer is.
-struct RawReader {
-    reader: BufReader<TcpStream>,
+/// Waits for a [`curl_reader`] to exit, however long its body takes.
+fn curl_got(reader: CurlReader<Checker>) -> Got {
+    let (exit, checker) = reader.join();
+    Got::new(exit, &checker)
 }
 
-impl RawReader {
-    /// Connects (with `SO_RCVBUF` set to `rcvbuf` bytes before connecting, if
-    /// given, so the TCP window stays tiny) and sends `GET /log/<token>`.
-    fn connect(get: SocketAddr, rcvbuf: Option<usize>) -> RawReader {
-        let socket =
-            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-        if let Some(size) = rcvbuf {
-            socket.set_recv_buffer_size(size).unwrap();
-        }
-        socket.connect(&get.into()).unwrap();
-        let mut stream: TcpStream = socket.into();
-        write!(
-            stream,
-            "GET /log/{TOKEN} HTTP/1.1\r\nHost: {get}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .unwrap();
-        RawReader {
-            reader: BufReader::with_capacity(64 * 1024, stream),
-        }
-    }
+/// Reads a raw reader's body (after its head) to its end, checking it
+/// against `expected`; `exit` is 0 only if the body ended complete.
+fn raw_got(reader: RawReader, expected: &Arc<Vec<u8>>) -> Got {
+    let mut checker = Checker::new(Arc::clone(expected));
+    let complete = read_into(reader.body(), &mut checker);
+    Got::new(if complete { 0 } else { 1 }, &checker)
+}
 
-    /// Reads the response head: (status, lower-cased header lines).
-    fn head(&mut self) -> (u16, Vec<(String, String)>) {
-        let mut line = String::new();
-        self.reader.read_line(&mut line).unwrap();
-        let status = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("bad status line {line:?}"));
-        let mut headers = vec![];
-        loop {
-            let mut line = String::new();
-            self.reader.read_line(&mut line).unwrap();
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-            }
-        }
-        (status, headers)
-    }
-
-    /// Reads a chunked body to its end, checking it against `expected`.
-    /// `exit` is 0 only if the last chunk arrived (a complete response).
-    fn body(mut self, expected: Arc<Vec<u8>>) -> Got {
-        let mut checker = Checker::new(expected);
-        let mut buf = vec![0; 64 * 1024];
-        let complete = loop {
-            let mut size = String::new();
-            match self.reader.read_line(&mut size) {
-                Ok(0) | Err(_) => break false,
-                Ok(_) => {}
-            }
-            let Ok(mut left) = usize::from_str_radix(size.trim(), 16) else {
-                break false;
-            };
-            if left == 0 {
-                break true;
-            }
-            let mut broken = false;
-            while left > 0 {
-                let want = left.min(buf.len());
-                match self.reader.read(&mut buf[..want]) {
-                    Ok(0) | Err(_) => {
-                        broken = true;
-                        break;
-                    }
-                    Ok(n) => {
-                        checker.feed(&buf[..n]);
-                        left -= n;
-                    }
-                }
-            }
-            let mut crlf = [0; 2];
-            if broken || self.reader.read_exact(&mut crlf).is_err() {
-                break false;
-            }
-        };
-        Got {
-            exit: if complete { 0 } else { 1 },
-            received: checker.received,
-            matched: checker.matched,
-        }
-    }
+/// `curl -sS -T - <put>` with `path` as stdin; returns (exit code, the
+/// response body, or curl's error if it failed).
+fn curl_upload(put_url: &str, path: &std::path::Path) -> (i32, String) {
+    let up = common::curl_upload(put_url, path, UploadFrom::Stdin);
+    let reply = if up.code == 0 {
+        up.body
+    } else {
+        format!("{}{}", up.body, up.stderr)
+    };
+    (up.code, reply)
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -194,15 +92,10 @@ fn log_file(data: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
     (dir, path)
 }
 
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    done()
+/// Whether the daemon's end of `reader`'s connection (local address `get`)
+/// holds bytes it cannot send: the reader's receive window is closed.
+fn daemon_blocked_on(get: SocketAddr, reader: &RawReader) -> bool {
+    net::socket(get, reader.local_addr()).is_some_and(|s| s.tx_queue > 0)
 }
 
 /// The issue asks for 8 curl readers of a full-speed 256 MiB upload, each
@@ -215,22 +108,19 @@ fn eight_curl_readers_of_a_full_speed_upload_are_byte_exact() {
     let (_dir, path) = log_file(&expected);
 
     let readers: Vec<_> = (0..8)
-        .map(|_| {
-            curl_reader(
-                daemon.get_url(),
-                Arc::clone(&expected),
-                Arc::new(AtomicUsize::new(0)),
-            )
-        })
+        .map(|_| curl_reader(&daemon.get_url(), &expected))
         .collect();
-    // Let the readers attach before the upload starts (they wait for it).
-    thread::sleep(Duration::from_millis(300));
-    let (code, reply) = curl_upload(daemon.put_url(), path).join().unwrap();
+    // Every reader is attached (has its response head) before the upload
+    // starts.
+    for reader in &readers {
+        reader.wait_head();
+    }
+    let (code, reply) = curl_upload(&daemon.put_url(), &path);
     assert_eq!(code, 0, "upload curl failed: {reply}");
     assert_eq!(reply, format!("created: stored {SIZE} bytes\n"));
 
     for (i, reader) in readers.into_iter().enumerate() {
-        let got = reader.join().unwrap();
+        let got = curl_got(reader);
         assert!(
             got.exact(&expected),
             "reader {i} got {got:?} of {SIZE} bytes"
@@ -254,17 +144,13 @@ fn stalled_reader_costs_bounded_memory_and_then_gets_every_byte() {
     assert_eq!(status, 200);
     assert_eq!(header(&headers, "transfer-encoding"), Some("chunked"));
     // A reader that keeps up, alongside.
-    let live = curl_reader(
-        daemon.get_url(),
-        Arc::clone(&expected),
-        Arc::new(AtomicUsize::new(0)),
-    );
+    let live = curl_reader(&daemon.get_url(), &expected);
 
     // The upload completes while the stalled reader has read nothing.
-    let (code, reply) = curl_upload(daemon.put_url(), path).join().unwrap();
+    let (code, reply) = curl_upload(&daemon.put_url(), &path);
     assert_eq!(code, 0, "upload curl failed: {reply}");
     assert_eq!(reply, format!("created: stored {SIZE} bytes\n"));
-    let live = live.join().unwrap();
+    let live = curl_got(live);
     assert!(live.exact(&expected), "live reader got {live:?}");
     let peak = daemon.peak_rss_kib();
     assert!(peak > 0, "cannot read VmHWM of the daemon");
@@ -274,7 +160,7 @@ fn stalled_reader_costs_bounded_memory_and_then_gets_every_byte() {
     );
 
     // Now it reads: everything, from the file, ending cleanly.
-    let got = stalled.body(Arc::clone(&expected));
+    let got = raw_got(stalled, &expected);
     assert!(
         got.exact(&expected),
         "stalled reader got {got:?} of {SIZE} bytes"
@@ -297,7 +183,7 @@ fn stalled_readers_never_hold_back_a_reader_catching_up() {
     let daemon = Daemon::builder().own_temp_dir().start();
     let expected = Arc::new(pattern(SIZE, 9));
     let (_dir, path) = log_file(&expected);
-    let (code, reply) = curl_upload(daemon.put_url(), path).join().unwrap();
+    let (code, reply) = curl_upload(&daemon.put_url(), &path);
     assert_eq!(code, 0, "upload curl failed: {reply}");
 
     let mut stalled: Vec<RawReader> = (0..STALLED)
@@ -306,16 +192,18 @@ fn stalled_readers_never_hold_back_a_reader_catching_up() {
     for reader in &mut stalled {
         assert_eq!(reader.head().0, 200);
     }
-    // Let each fill its socket and leave a read queued in its connection.
-    thread::sleep(Duration::from_millis(500));
+    // Each fills its socket: the daemon holds bytes for it that it cannot
+    // send (its side of the connection has a send queue), and its next read
+    // waits in its connection.
+    assert!(
+        wait_until(SOON, || stalled
+            .iter()
+            .all(|r| daemon_blocked_on(daemon.get, r))),
+        "not every stalled reader's socket filled up"
+    );
 
     let started = Instant::now();
-    let reader = curl_reader(
-        daemon.get_url(),
-        Arc::clone(&expected),
-        Arc::new(AtomicUsize::new(0)),
-    );
-    let got = reader.join().unwrap();
+    let got = curl_got(curl_reader(&daemon.get_url(), &expected));
     assert!(got.exact(&expected), "the reading reader got {got:?}");
     let took = started.elapsed();
     assert!(
@@ -324,9 +212,8 @@ fn stalled_readers_never_hold_back_a_reader_catching_up() {
     );
     // The stalled readers were never dropped (the stall timeout is 300 s):
     // one that now reads gets the whole (complete, so Content-Length) log.
-    let mut first = stalled.swap_remove(0);
-    let mut body = Vec::new();
-    first.reader.read_to_end(&mut body).unwrap();
+    let first = stalled.swap_remove(0);
+    let body = read_complete(first.body());
     assert!(
         body == *expected,
         "a stalled reader then got {} of {SIZE} bytes",
@@ -353,12 +240,7 @@ fn stall_timeout_drops_a_stalled_reader_but_not_an_idle_tail() {
     let mut stalled = RawReader::connect(daemon.get, Some(4096));
     let (status, _) = stalled.head();
     assert_eq!(status, 200);
-    let tail_progress = Arc::new(AtomicUsize::new(0));
-    let tail = curl_reader(
-        daemon.get_url(),
-        Arc::clone(&whole),
-        Arc::clone(&tail_progress),
-    );
+    let tail = curl_reader(&daemon.get_url(), &whole);
 
     // More than the stalled reader's socket buffers can take; the upload
     // then stays open, sending nothing.
@@ -367,11 +249,9 @@ fn stall_timeout_drops_a_stalled_reader_but_not_an_idle_tail() {
         upload.chunk(piece);
     }
     assert!(
-        wait_until(Duration::from_secs(30), || tail_progress
-            .load(Ordering::Relaxed)
-            == SIZE),
+        wait_until(SOON, || tail.out.len() == SIZE),
         "the tailing reader did not catch up: {} of {SIZE} bytes",
-        tail_progress.load(Ordering::Relaxed)
+        tail.out.len()
     );
 
     assert!(
@@ -379,7 +259,7 @@ fn stall_timeout_drops_a_stalled_reader_but_not_an_idle_tail() {
         "no stall logged within 10 s; stderr:\n{}",
         daemon.stderr()
     );
-    let got = stalled.body(Arc::clone(&whole));
+    let got = raw_got(stalled, &whole);
     assert_ne!(got.exit, 0, "the stalled reader's response ended complete");
     assert!(got.received < SIZE, "the stalled reader got {got:?}");
     assert_eq!(
@@ -387,12 +267,13 @@ fn stall_timeout_drops_a_stalled_reader_but_not_an_idle_tail() {
         "what it got must still be the log"
     );
 
-    // The tail has been idle (no data pending) for several stall timeouts.
+    // The tail stays idle (no data pending) for several stall timeouts: the
+    // time itself is what is tested, not a stand-in for a condition.
     thread::sleep(Duration::from_secs(3));
     upload.chunk(LINE);
     let (status, reply) = upload.finish();
     assert_eq!(status, 201, "{reply}");
-    let tail = tail.join().unwrap();
+    let tail = curl_got(tail);
     assert!(
         tail.exact(&whole),
         "the idle tail was cut off: {tail:?} of {} bytes",
@@ -438,10 +319,9 @@ fn http2_stall_timeout_resets_a_stalled_stream_but_not_its_neighbour() {
     let busy = {
         let (client, url) = (client.clone(), url.clone());
         thread::spawn(move || {
-            let mut resp = client.get(&url).send().unwrap();
+            let resp = client.get(&url).send().unwrap();
             assert_eq!(resp.version(), reqwest::Version::HTTP_2);
-            let mut body = Vec::new();
-            resp.read_to_end(&mut body).map(|_| body)
+            read_body(resp)
         })
     };
 
@@ -464,22 +344,22 @@ fn http2_stall_timeout_resets_a_stalled_stream_but_not_its_neighbour() {
     assert_eq!(&third.bytes().unwrap()[..], &data[..10]);
 
     // The neighbour now waits for data with none pending, for longer than
-    // the stall timeout: it must not be timed out.
+    // the stall timeout: it must not be timed out. (The time itself is what
+    // is tested, not a stand-in for a condition.)
     thread::sleep(Duration::from_secs(3));
     let (status, reply) = upload.finish();
     assert_eq!(status, 201, "{reply}");
-    let busy = busy.join().unwrap().expect("the busy stream ends cleanly");
+    let (busy, complete) = busy.join().unwrap();
+    assert!(complete, "the busy stream ends cleanly");
     assert!(
         busy == *data,
         "the busy stream got {} of {SIZE} bytes",
         busy.len()
     );
 
-    let mut stalled = stalled;
-    let mut got = Vec::new();
-    let end = stalled.read_to_end(&mut got);
+    let (got, complete) = read_body(stalled);
     assert!(
-        end.is_err(),
+        !complete,
         "the reset stream ended complete after {} bytes",
         got.len()
     );
@@ -530,12 +410,12 @@ fn eleventh_reader_is_refused_with_retry_after() {
     upload.chunk(b"done\n");
     assert_eq!(upload.finish().0, 201);
     let expected = Arc::new(b"done\n".to_vec());
-    assert!(wait_until(Duration::from_secs(5), || {
+    assert!(wait_until(SOON, || {
         let (code, out, _) = common::curl(&["-sS", &daemon.get_url()]);
         code == 0 && out == *expected
     }));
     for r in readers {
-        assert!(r.body(Arc::clone(&expected)).exact(&expected));
+        assert!(raw_got(r, &expected).exact(&expected));
     }
 }
 
@@ -572,7 +452,7 @@ fn readers_beyond_a_low_inherited_open_files_limit_are_served() {
     }
     assert_eq!(upload.finish().0, 201);
     for (i, r) in readers.into_iter().enumerate() {
-        let got = r.body(Arc::clone(&expected));
+        let got = raw_got(r, &expected);
         assert!(got.exact(&expected), "reader {i} got {got:?}");
     }
     assert!(

@@ -1,7 +1,4 @@
-//! Test data shared by the integration tests and the benchmarks
-//! (`benches/e2e.rs` includes this file with `#[path]`): a deterministic log
-//! and a streaming byte-exactness check.
-#![allow(dead_code)]
+//! Test data: a deterministic log and a streaming byte-exactness check.
 
 use std::sync::Arc;
 
