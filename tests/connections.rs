@@ -11,82 +11,14 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, TOKEN, Uploader, curl, pattern, self_signed_cert};
+use common::net::established;
+use common::{Daemon, TOKEN, Uploader, curl, pattern, raw_exchange, self_signed_cert, wait_until};
 
 const MIB: usize = 1024 * 1024;
 
-/// Polls `done` every 20 ms until it holds or `limit` passes.
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    done()
-}
-
-/// Sockets the process `pid` holds that are established connections to
-/// local port `port` (from `/proc/<pid>/fd` and `/proc/net/tcp{,6}`).
-fn established_sockets(pid: u32, port: u16) -> usize {
-    let mut inodes = std::collections::HashSet::new();
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else {
-            continue;
-        };
-        for line in text.lines().skip(1) {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let local_port = fields[1]
-                .rsplit(':')
-                .next()
-                .and_then(|p| u16::from_str_radix(p, 16).ok());
-            // State 01 is ESTABLISHED.
-            if local_port == Some(port) && fields[3] == "01" {
-                inodes.insert(fields[9].to_string());
-            }
-        }
-    }
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|dir| {
-            dir.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-                .filter_map(|p| {
-                    let p = p.to_string_lossy().into_owned();
-                    Some(p.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
-                })
-                .filter(|inode| inodes.contains(inode))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-/// Sends `request` and reads the raw reply until the server closes the
-/// connection (or 10 s pass).
+/// Sends `request` and returns the raw reply as text.
 fn exchange(addr: SocketAddr, request: &[u8]) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    let writer = {
-        let mut stream = stream.try_clone().unwrap();
-        let request = request.to_vec();
-        // Written on its own thread, so a server that answers early and
-        // stops reading is still heard.
-        thread::spawn(move || {
-            let _ = stream.write_all(&request);
-        })
-    };
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-        }
-    }
-    let _ = stream.shutdown(std::net::Shutdown::Both);
-    writer.join().unwrap();
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&raw_exchange(addr, request)).into_owned()
 }
 
 /// Splits a raw HTTP/1.x reply into (status, head, body).
@@ -133,7 +65,7 @@ fn connections_beyond_the_cap_are_closed_and_a_reader_is_served_later() {
         closed()
     );
     assert_eq!(closed(), 10);
-    let held = established_sockets(d.pid(), port);
+    let held = established(d.pid(), port);
     assert!(held <= 50, "the daemon holds {held} reader-port sockets");
     assert!(held >= 45, "the first 50 are held open: {held}");
     assert!(
@@ -144,12 +76,9 @@ fn connections_beyond_the_cap_are_closed_and_a_reader_is_served_later() {
 
     // The header timeout closes the rest; then a reader is served.
     assert!(
-        wait_until(Duration::from_secs(20), || established_sockets(
-            d.pid(),
-            port
-        ) == 0),
+        wait_until(Duration::from_secs(20), || established(d.pid(), port) == 0),
         "still held: {}",
-        established_sockets(d.pid(), port)
+        established(d.pid(), port)
     );
     drop(idle);
     let mut up = Uploader::start(d.put);
@@ -517,7 +446,7 @@ fn sigterm_with_nothing_to_wait_for_exits_at_once() {
 /// `true` once the daemon holds a connection on its reader port (the one
 /// reader a test started, waiting at the end of the log).
 fn reader_waiting(d: &Daemon) -> bool {
-    established_sockets(d.pid(), d.get.port()) >= 1
+    established(d.pid(), d.get.port()) >= 1
 }
 
 /// While an upload runs, SIGTERM keeps its grace: the upload may finish,

@@ -414,9 +414,14 @@ fn get_over_tls_http1_and_http2() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(String::from_utf8_lossy(&out), "2");
-    // Plain HTTP on the TLS port is refused, not served.
-    let resp = client().get(d.get_url()).send();
-    assert!(resp.is_err() || resp.unwrap().status() != 200);
+    // Plain HTTP on the TLS port is refused, not served, and told why (as
+    // Go's net/http tells it).
+    let resp = client().get(d.get_url()).send().unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.text().unwrap(),
+        "Client sent an HTTP request to an HTTPS server.\n"
+    );
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     CurlUpload, Daemon, DaemonBuilder, Streamed, TOKEN, UploadFrom, client, curl, pattern,
-    read_body, self_signed_cert, wait_until,
+    raw_exchange, read_body, self_signed_cert, wait_until,
 };
 
 /// Generous bound for "cut off by a 1 s timeout".
@@ -45,32 +45,6 @@ fn time_until_closed(addr: SocketAddr, prefix: &[u8]) -> (Duration, Vec<u8>) {
 fn status_of(raw: &[u8]) -> Option<u16> {
     let text = String::from_utf8_lossy(raw);
     text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
-}
-
-/// Sends `request` on a fresh connection while reading the reply on another
-/// thread (so that a server that answers early and closes is heard even if
-/// our writes then fail); returns the raw reply.
-fn exchange_tolerant(addr: SocketAddr, request: Vec<u8>) -> Vec<u8> {
-    let stream = TcpStream::connect(addr).unwrap();
-    let mut writer = stream.try_clone().unwrap();
-    let w = std::thread::spawn(move || {
-        let _ = writer.write_all(&request);
-    });
-    let mut reader = stream;
-    reader
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-        }
-    }
-    let _ = reader.shutdown(std::net::Shutdown::Both);
-    w.join().unwrap();
-    out
 }
 
 /// GET on the reader port with reqwest: status only.
@@ -237,7 +211,7 @@ fn oversized_request_heads_are_refused_on_both_ports() {
         let mut req = format!("GET /log/{TOKEN} HTTP/1.1\r\nHost: x\r\nX-Big: ").into_bytes();
         req.extend(std::iter::repeat_n(b'a', size));
         req.extend_from_slice(b"\r\n\r\n");
-        let reply = exchange_tolerant(addr, req);
+        let reply = raw_exchange(addr, &req);
         assert_eq!(
             status_of(&reply),
             Some(431),
@@ -680,9 +654,9 @@ fn odd_requests_get_clean_answers() {
     assert_eq!(get(&format!("/log/{long}")).0, 401);
     assert_eq!(get(&format!("/log/{TOKEN}{long}")).0, 401);
     // A path longer than the head cap.
-    let reply = exchange_tolerant(
+    let reply = raw_exchange(
         d.get,
-        format!(
+        &format!(
             "GET /log/{} HTTP/1.1\r\nHost: x\r\n\r\n",
             "y".repeat(100_000)
         )
@@ -831,9 +805,10 @@ fn random_paths_get_clean_answers() {
     let mut runner = TestRunner::new(Config::with_cases(64));
     runner
         .run(&path, |path| {
-            let reply = exchange_tolerant(
+            let reply = raw_exchange(
                 d.get,
-                format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").into_bytes(),
+                &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .into_bytes(),
             );
             let status = status_of(&reply);
             prop_assert!(

@@ -112,16 +112,33 @@ impl<S: Sink> CurlReader<S> {
     }
 }
 
-/// Sends a raw request (bytes as given) and returns the whole raw response
-/// (until the server closes or 10 s pass).
+/// Sends a raw request (bytes as given) on a fresh connection and returns
+/// the whole raw response (until the server closes or 10 s pass). The
+/// request is written on another thread, so a server that answers early and
+/// stops reading (a refusal) is still heard even if the writes then fail.
 pub fn raw_exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.write_all(request).unwrap();
-    stream
+    let stream = TcpStream::connect(addr).expect("connect");
+    let writer = {
+        let mut stream = stream.try_clone().unwrap();
+        let request = request.to_vec();
+        std::thread::spawn(move || {
+            let _ = stream.write_all(&request);
+        })
+    };
+    let mut reader = stream;
+    reader
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let mut out = Vec::new();
-    let _ = stream.read_to_end(&mut out);
+    let mut buf = [0u8; 4096];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    let _ = reader.shutdown(std::net::Shutdown::Both);
+    writer.join().unwrap();
     out
 }
 
