@@ -29,13 +29,12 @@ fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     done()
 }
 
+/// A `curl -N` reader on its thread: (exit code, stdout, stderr).
+type CurlReader = thread::JoinHandle<(i32, Vec<u8>, String)>;
+
 /// A daemon with an upload running and two readers following it, so that
 /// every metric (the latency histogram included) has values.
-fn busy_daemon() -> (
-    Daemon,
-    Uploader,
-    Vec<thread::JoinHandle<(i32, Vec<u8>, String)>>,
-) {
+fn busy_daemon() -> (Daemon, Uploader, Vec<CurlReader>) {
     let d = Daemon::start();
     let mut up = Uploader::start(d.put);
     up.chunk(b"a first line\n");
