@@ -11,21 +11,9 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, TOKEN, Uploader, binary, client, curl, pattern};
+use common::{Daemon, TOKEN, Uploader, binary, client, curl, pattern, wait_until};
 
 const MIB: usize = 1024 * 1024;
-
-/// Polls `done` every 20 ms until it holds or `limit` passes.
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    done()
-}
 
 /// The samples of a Prometheus text exposition: `name{labels}` → value.
 fn scrape(d: &Daemon) -> HashMap<String, f64> {

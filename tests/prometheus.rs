@@ -13,21 +13,9 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Daemon, Uploader, client, curl};
-
-/// Polls `done` every 100 ms until it holds or `limit` passes.
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-    done()
-}
+use common::{Daemon, Uploader, client, curl, wait_until};
 
 /// A `curl -N` reader on its thread: (exit code, stdout, stderr).
 type CurlReader = thread::JoinHandle<(i32, Vec<u8>, String)>;
