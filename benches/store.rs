@@ -14,7 +14,7 @@ const RING: usize = 4 * 1024 * 1024;
 
 fn store() -> LogStore {
     let dir = std::env::temp_dir();
-    LogStore::create_in(&dir, StoreLimits::from_ring_bytes(RING)).unwrap()
+    LogStore::create_in(&dir, StoreLimits::from_ring_bytes(RING), Default::default()).unwrap()
 }
 
 fn append(c: &mut Criterion) {
@@ -79,7 +79,12 @@ fn file_catch_up(c: &mut Criterion) {
         .unwrap();
     // A ring of 64 KiB over a 16 MiB log: a reader from 0 reads the file.
     let dir = std::env::temp_dir();
-    let s = LogStore::create_in(&dir, StoreLimits::from_ring_bytes(64 * 1024)).unwrap();
+    let s = LogStore::create_in(
+        &dir,
+        StoreLimits::from_ring_bytes(64 * 1024),
+        Default::default(),
+    )
+    .unwrap();
     let mut upload = s.begin_upload().unwrap();
     let chunk = Bytes::from(vec![b'y'; 64 * 1024]);
     for _ in 0..256 {

@@ -13,6 +13,7 @@
 //!   the access log;
 //! * [`store`] — the log itself: temp file, ring of recent chunks, notifier,
 //!   readers' cursors;
+//! * [`metrics`] — what livelog counts, updated by every layer;
 //! * [`signals`], [`logging`], [`error`] — process signals, the log
 //!   subscriber, startup errors.
 //!
@@ -26,6 +27,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod server;
 pub mod signals;
 pub mod store;

@@ -16,7 +16,7 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(err) => return fail(&StartupError::from(err)),
     };
-    livelog::logging::init(config.debug);
+    livelog::logging::init(config.debug, config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

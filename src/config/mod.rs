@@ -32,6 +32,9 @@ pub const DEFAULT_MAX_READERS: usize = 10_000;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 20_000;
 /// Default request-header timeout in seconds (`LIVELOG_HEADER_TIMEOUT_SECS`).
 pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+/// Default seconds between a running upload's progress lines
+/// (`LIVELOG_PROGRESS_SECS`).
+pub const DEFAULT_PROGRESS_SECS: u64 = 30;
 /// Largest timeout accepted, in seconds (365 days), for
 /// `LIVELOG_STALL_TIMEOUT_SECS` and `LIVELOG_HEADER_TIMEOUT_SECS`. Deadlines
 /// are computed as "now + timeout"; near `u64::MAX` seconds that overflows
@@ -95,6 +98,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "close connections that send no complete request head in time (default 10)",
     ),
     ("DEBUG", "non-empty: debug logging (RUST_LOG also honoured)"),
+    (
+        "LIVELOG_PROGRESS_SECS",
+        "seconds between a running upload's progress lines (default 30)",
+    ),
+    (
+        "LIVELOG_LOG_FORMAT",
+        "text (default) or json: one JSON object per log line",
+    ),
 ];
 
 /// Paths of the PEM files that turn on HTTPS for the GET port.
@@ -104,6 +115,17 @@ pub struct TlsFiles {
     pub cert: PathBuf,
     /// `SERVER_KEY_FILE`: the private key (PKCS#8, PKCS#1 or SEC1).
     pub key: PathBuf,
+}
+
+/// How log lines are written (`LIVELOG_LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable text, one line per event (the default).
+    #[default]
+    Text,
+    /// One JSON object per line, with the same fields as the text format
+    /// (tracing-subscriber's JSON formatter).
+    Json,
 }
 
 /// The two ports livelog listens on.
@@ -157,6 +179,10 @@ pub struct Config {
     pub temp_dir: PathBuf,
     /// Debug logging on.
     pub debug: bool,
+    /// How log lines are written.
+    pub log_format: LogFormat,
+    /// Least time between two progress lines of a running upload.
+    pub progress_every: Duration,
     /// Byte budget of the in-memory ring of recent chunks.
     pub ring_bytes: usize,
     /// How long a reader may accept no bytes while data waits for it.
@@ -181,6 +207,8 @@ impl fmt::Debug for Config {
             .field("tls", &self.tls)
             .field("temp_dir", &self.temp_dir)
             .field("debug", &self.debug)
+            .field("log_format", &self.log_format)
+            .field("progress_every", &self.progress_every)
             .field("ring_bytes", &self.ring_bytes)
             .field("stall_timeout", &self.stall_timeout)
             .field("max_readers", &self.max_readers)
@@ -201,6 +229,8 @@ impl Config {
             tls: None,
             temp_dir: std::env::temp_dir(),
             debug: false,
+            log_format: LogFormat::Text,
+            progress_every: Duration::from_secs(DEFAULT_PROGRESS_SECS),
             ring_bytes: DEFAULT_RING_BYTES,
             stall_timeout: Duration::from_secs(DEFAULT_STALL_TIMEOUT_SECS),
             max_readers: DEFAULT_MAX_READERS,
@@ -267,6 +297,25 @@ impl Config {
             config.temp_dir = dir.into();
         }
         config.debug = v.debug.is_some_and(|d| !d.is_empty());
+        if let Some(s) = v.livelog_progress_secs {
+            config.progress_every = Duration::from_secs(parse_number(
+                "LIVELOG_PROGRESS_SECS",
+                &s,
+                1,
+                MAX_TIMEOUT_SECS,
+            )?);
+        }
+        if let Some(f) = non_empty(v.livelog_log_format) {
+            config.log_format = match f.trim().to_ascii_lowercase().as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                _ => {
+                    return Err(ConfigError::new(format!(
+                        "LIVELOG_LOG_FORMAT={f:?} is not a log format: give text or json"
+                    )));
+                }
+            };
+        }
         if let Some(s) = v.livelog_ring_bytes {
             config.ring_bytes = parse_number("LIVELOG_RING_BYTES", &s, 0, usize::MAX)?;
         }
@@ -308,6 +357,8 @@ struct RawVars {
     server_key_file: Option<String>,
     livelog_temp_dir: Option<String>,
     debug: Option<String>,
+    livelog_log_format: Option<String>,
+    livelog_progress_secs: Option<String>,
     livelog_ring_bytes: Option<String>,
     livelog_stall_timeout_secs: Option<String>,
     livelog_max_readers: Option<String>,

@@ -107,7 +107,8 @@ fn debug_output_never_shows_the_token() {
 }
 
 /// `(variable, min, max)` of every numeric limit.
-const LIMITS: [(&str, u128, u128); 5] = [
+const LIMITS: [(&str, u128, u128); 6] = [
+    ("LIVELOG_PROGRESS_SECS", 1, MAX_TIMEOUT_SECS as u128),
     ("LIVELOG_RING_BYTES", 0, usize::MAX as u128),
     ("LIVELOG_STALL_TIMEOUT_SECS", 1, MAX_TIMEOUT_SECS as u128),
     ("LIVELOG_MAX_READERS", 1, MAX_READERS_LIMIT as u128),
@@ -122,6 +123,7 @@ fn limit_value(c: &Config, var: &str) -> u128 {
         "LIVELOG_STALL_TIMEOUT_SECS" => c.stall_timeout.as_secs() as u128,
         "LIVELOG_MAX_READERS" => c.max_readers as u128,
         "LIVELOG_MAX_CONNECTIONS" => c.max_connections as u128,
+        "LIVELOG_PROGRESS_SECS" => c.progress_every.as_secs() as u128,
         _ => c.header_timeout.as_secs() as u128,
     }
 }
@@ -185,4 +187,17 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn log_format_is_text_or_json() {
+    assert_eq!(
+        cfg(&[("ACCESS_TOKEN", "t")]).unwrap().log_format,
+        LogFormat::Text
+    );
+    let c = cfg(&[("ACCESS_TOKEN", "t"), ("LIVELOG_LOG_FORMAT", "JSON")]).unwrap();
+    assert_eq!(c.log_format, LogFormat::Json);
+    let err = cfg(&[("ACCESS_TOKEN", "t"), ("LIVELOG_LOG_FORMAT", "xml")]).unwrap_err();
+    assert!(err.message.contains("LIVELOG_LOG_FORMAT"), "{err}");
+    assert_eq!(err.exit_code, 1);
 }

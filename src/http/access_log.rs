@@ -20,13 +20,15 @@ use crate::config::Port;
 pub type LoggedResponse = Response<AccessLogged<ResponseBody>>;
 
 /// A request path as it may be logged, on any port: `/`, `/log`,
-/// `/log/<redacted>`, and `/<redacted>` for anything else, since any segment a
-/// client sends may be a mistyped or guessed token, which is as secret as the
-/// real one.
+/// `/metrics`, `/status`, `/log/<redacted>`, and `/<redacted>` for anything
+/// else, since any segment a client sends may be a mistyped or guessed
+/// token, which is as secret as the real one.
 pub fn redact_path(path: &str) -> &'static str {
     match path {
         "" | "/" => "/",
         "/log" => "/log",
+        "/metrics" => "/metrics",
+        "/status" => "/status",
         p if p.starts_with("/log/") => "/log/<redacted>",
         _ => "/<redacted>",
     }
@@ -168,10 +170,13 @@ impl<B: Body> Drop for AccessLogged<B> {
                 )
             };
         }
-        if outcome == "complete" {
-            line!(info);
-        } else {
-            line!(warn);
+        // A scraper asks every few seconds: its answered requests are
+        // logged at debug level, so they do not drown the upload's lines.
+        let scrape = matches!(log.path, "/metrics" | "/status");
+        match (outcome == "complete", scrape && log.status.is_success()) {
+            (true, true) => line!(debug),
+            (true, false) => line!(info),
+            (false, _) => line!(warn),
         }
     }
 }
@@ -192,11 +197,11 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever the path, the logged form is one of four fixed strings.
+        /// Whatever the path, the logged form is one of six fixed strings.
         #[test]
         fn logged_path_is_always_fixed(path in "\\PC{0,200}") {
             let logged = redact_path(&path);
-            prop_assert!(["/", "/log", "/log/<redacted>", "/<redacted>"].contains(&logged));
+            prop_assert!(["/", "/log", "/metrics", "/status", "/log/<redacted>", "/<redacted>"].contains(&logged));
         }
     }
 }

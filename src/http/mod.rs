@@ -5,12 +5,14 @@
 //! * [`upload`] — `PUT /log` on the upload port;
 //! * [`reader`] — `GET`/`HEAD`/`OPTIONS /log/<ACCESS_TOKEN>` on the reader port;
 //! * [`ranges`] — RFC 9110 / RFC 8673 byte ranges of a log that may still grow;
-//! * [`access_log`] — one line per request, the path redacted.
+//! * [`access_log`] — one line per request, the path redacted;
+//! * [`observe`] — `GET /metrics` and `GET /status` on the upload port.
 //!
 //! Every response has the body type [`ResponseBody`]; every error response
 //! is [`plain`]: a status and a one-line reason.
 
 pub mod access_log;
+pub mod observe;
 pub mod ranges;
 pub mod reader;
 pub mod upload;

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use futures_util::stream;
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode, Version};
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
 use percent_encoding::percent_decode_str;
@@ -24,7 +24,8 @@ use super::access_log::{LoggedResponse, logged};
 use super::ranges::{self, Selection};
 use super::{BoxError, ResponseBody, empty, plain};
 use crate::config::Port;
-use crate::store::{Cursor, LogStore};
+use crate::metrics::{Metrics, ReaderGauge, ReaderLabels};
+use crate::store::{Cursor, LogStore, Progress};
 
 /// Seconds a client is told to wait (`Retry-After`) when all reader slots are
 /// taken.
@@ -32,7 +33,12 @@ pub const RETRY_AFTER_SECS: u64 = 5;
 
 /// Headers a browser's `fetch()` may read from a cross-origin response
 /// (the fetch standard's CORS-safelisted response headers exclude these).
-const EXPOSE_HEADERS: &str = "Content-Length, Content-Range, Accept-Ranges";
+const EXPOSE_HEADERS: &str = "Content-Length, Content-Range, Accept-Ranges, Livelog-State";
+
+/// The response header telling a reader what it is reading: `waiting` (no
+/// upload yet), `live`, `complete` or `incomplete` (the upload broke), as of
+/// the moment the response was sent.
+pub const LIVELOG_STATE: header::HeaderName = header::HeaderName::from_static("livelog-state");
 
 /// Handles requests on the reader port: checks the token, takes a reader
 /// slot, and streams the log.
@@ -41,16 +47,19 @@ pub struct ReadHandler {
     token: Vec<u8>,
     slots: Arc<Semaphore>,
     max_readers: usize,
+    metrics: Arc<Metrics>,
 }
 
 impl ReadHandler {
-    /// Readers of `store`, admitted with `token`, at most `max_readers` at once.
-    pub fn new(store: LogStore, token: &str, max_readers: usize) -> Self {
+    /// Readers of `store`, admitted with `token`, at most `max_readers` at
+    /// once, counted in `metrics`.
+    pub fn new(store: LogStore, token: &str, max_readers: usize, metrics: Arc<Metrics>) -> Self {
         ReadHandler {
             store,
             token: token.as_bytes().to_vec(),
             slots: Arc::new(Semaphore::new(max_readers)),
             max_readers,
+            metrics,
         }
     }
 
@@ -108,9 +117,17 @@ impl ReadHandler {
         bool::from(decoded.as_slice().ct_eq(&self.token))
     }
 
+    /// The log (or the range asked for), with the log's state as of now.
     fn read<B>(&self, req: &Request<B>) -> Response<ResponseBody> {
+        let progress = self.store.progress();
+        let mut resp = self.respond(req, progress);
+        insert(&mut resp, LIVELOG_STATE, progress.phase.name());
+        resp
+    }
+
+    fn respond<B>(&self, req: &Request<B>, progress: Progress) -> Response<ResponseBody> {
         let range = ranges::requested(req.headers());
-        let span = match Span::of(ranges::select(range, self.store.progress())) {
+        let span = match Span::of(ranges::select(range, progress)) {
             Ok(span) => span,
             Err(current_length) => return unsatisfiable(current_length),
         };
@@ -120,7 +137,21 @@ impl ReadHandler {
             let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
                 return self.busy();
             };
-            stream_body(self.store.cursor(span.start, span.end), slot)
+            let labels = ReaderLabels {
+                protocol: protocol_of(req.version()),
+                kind: if span.start == 0 && span.end.is_none() {
+                    "raw"
+                } else {
+                    "ranged"
+                },
+            };
+            let reader = Reader {
+                cursor: self.store.cursor(span.start, span.end),
+                _slot: slot,
+                _counted: self.metrics.reader_connected(&labels),
+                metrics: Arc::clone(&self.metrics),
+            };
+            stream_body(reader)
         };
 
         let mut resp = Response::new(body);
@@ -142,6 +173,7 @@ impl ReadHandler {
 
     /// `503` when every reader slot is taken.
     fn busy(&self) -> Response<ResponseBody> {
+        self.metrics.readers_refused.inc();
         tracing::warn!(
             max = self.max_readers,
             "reader refused: all reader slots taken"
@@ -215,18 +247,41 @@ fn unsatisfiable(current_length: u64) -> Response<ResponseBody> {
     resp
 }
 
+/// `http1` or `http2`, the protocol label of a request of `version`.
+fn protocol_of(version: Version) -> &'static str {
+    if version == Version::HTTP_2 {
+        "http2"
+    } else {
+        "http1"
+    }
+}
+
+/// One admitted reader: its cursor, its reader slot, and its place in the
+/// readers gauge, all held until its response is dropped.
+struct Reader {
+    cursor: Cursor,
+    _slot: OwnedSemaphorePermit,
+    _counted: ReaderGauge,
+    metrics: Arc<Metrics>,
+}
+
 /// The body of one reader: the cursor's chunks, one frame each, ending
-/// cleanly at the cursor's end and with an error if the upload broke. Holds
-/// the reader's slot until the response is dropped.
-fn stream_body(cursor: Cursor, slot: OwnedSemaphorePermit) -> ResponseBody {
+/// cleanly at the cursor's end and with an error if the upload broke.
+fn stream_body(reader: Reader) -> ResponseBody {
     // The state is `None` once the body failed, so it ends there instead of
     // reporting the same error again.
-    let chunks = stream::unfold(Some((cursor, slot)), |state| async move {
-        let (mut cursor, slot) = state?;
-        match cursor.next_chunk().await {
-            Ok(Some(chunk)) => Some((Ok(Frame::data(chunk)), Some((cursor, slot)))),
+    let chunks = stream::unfold(Some(reader), |state| async move {
+        let mut reader = state?;
+        match reader.cursor.next_chunk().await {
+            Ok(Some(chunk)) => {
+                reader.metrics.sent_bytes.inc_by(chunk.len() as u64);
+                Some((Ok(Frame::data(chunk)), Some(reader)))
+            }
             Ok(None) => None,
-            Err(err) => Some((Err(BoxError::from(err)), None)),
+            Err(err) => {
+                reader.metrics.readers_incomplete.inc();
+                Some((Err(BoxError::from(err)), None))
+            }
         }
     });
     StreamBody::new(chunks).boxed_unsync()
@@ -274,7 +329,7 @@ mod tests {
     fn readers(token: &str) -> ReadHandler {
         let file = tempfile::tempfile().unwrap();
         let store = LogStore::with_file(file, StoreLimits::from_ring_bytes(1024));
-        ReadHandler::new(store, token, 4)
+        ReadHandler::new(store, token, 4, Arc::new(Metrics::new()))
     }
 
     #[test]

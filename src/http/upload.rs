@@ -1,4 +1,5 @@
-//! The upload: `PUT /log` on the upload port.
+//! The upload port: `PUT /log`, the upload; and `GET /metrics` and
+//! `GET /status` for operators (`observe.rs`).
 //!
 //! Exactly one upload is accepted (chunked or with `Content-Length`; hyper
 //! answers `Expect: 100-continue` when the body is first read). Each body
@@ -15,6 +16,7 @@
 //! `lingering_close` does, giving the client time to read why.
 
 use std::io;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::{Method, Request, Response, StatusCode, header};
@@ -23,8 +25,10 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::access_log::{LoggedResponse, logged};
+use super::observe::Observer;
 use super::{ResponseBody, plain};
 use crate::config::Port;
+use crate::metrics::Metrics;
 use crate::store::{LogStore, Upload};
 
 /// The one path the upload port serves.
@@ -40,12 +44,19 @@ pub const LINGER_BYTES: u64 = 64 * 1024 * 1024;
 #[derive(Clone, Debug)]
 pub struct UploadHandler {
     store: LogStore,
+    observer: Arc<Observer>,
+    progress_every: Duration,
 }
 
 impl UploadHandler {
-    /// Uploads go to `store`.
-    pub fn new(store: LogStore) -> Self {
-        UploadHandler { store }
+    /// Uploads go to `store`, logging progress at most every
+    /// `progress_every`; `/metrics` and `/status` are `observer`'s.
+    pub fn new(store: LogStore, observer: Arc<Observer>, progress_every: Duration) -> Self {
+        UploadHandler {
+            store,
+            observer,
+            progress_every,
+        }
     }
 
     /// Answers one request, logging its line when the response is done.
@@ -58,8 +69,15 @@ impl UploadHandler {
     }
 
     async fn upload(&self, req: Request<Incoming>) -> Response<ResponseBody> {
+        let (method, path) = (req.method(), req.uri().path());
+        if let Some(resp) = self.observer.answer(method, path, req.headers()).await {
+            return resp;
+        }
         if req.uri().path() != UPLOAD_PATH {
-            let resp = plain(StatusCode::NOT_FOUND, "not found: upload with PUT /log\n");
+            let resp = plain(
+                StatusCode::NOT_FOUND,
+                "not found: upload with PUT /log; GET /metrics or /status\n",
+            );
             return refuse(req.into_body(), resp);
         }
         if req.method() != Method::PUT {
@@ -80,7 +98,8 @@ impl UploadHandler {
             }
         };
         tracing::info!("upload started");
-        match store_body(&mut upload, req.into_body()).await {
+        let progress = ProgressLine::new(self.progress_every, self.observer.metrics());
+        match store_body(&mut upload, req.into_body(), progress).await {
             Ok(()) => {
                 let stored = upload.stored();
                 upload.finish();
@@ -96,12 +115,17 @@ impl UploadHandler {
     }
 }
 
-/// Appends every data frame of `body` to `upload`, until the body ends.
+/// Appends every data frame of `body` to `upload`, until the body ends,
+/// logging its `progress`.
 ///
 /// # Errors
 /// The response for a body that broke (`400`: bad framing, or the client
 /// went away) or could not be stored (`507`/`500`). The log is then broken.
-async fn store_body(upload: &mut Upload, mut body: Incoming) -> Result<(), Response<ResponseBody>> {
+async fn store_body(
+    upload: &mut Upload,
+    mut body: Incoming,
+    mut progress: ProgressLine<'_>,
+) -> Result<(), Response<ResponseBody>> {
     while let Some(frame) = body.frame().await {
         let data = match frame.map(Frame::into_data) {
             Ok(Ok(data)) => data,
@@ -124,8 +148,49 @@ async fn store_body(upload: &mut Upload, mut body: Incoming) -> Result<(), Respo
             let reason = format!("{what}: stored {stored} bytes, then: {err}\n");
             return Err(refuse(body, plain(status, &reason)));
         }
+        progress.maybe_log(upload.stored());
     }
     Ok(())
+}
+
+/// The upload's progress line: bytes stored, the rate since the last line,
+/// readers connected; so an operator tailing livelog's output sees it is
+/// alive.
+struct ProgressLine<'a> {
+    every: Duration,
+    metrics: &'a Metrics,
+    /// When the last line was logged (or the upload started), and the
+    /// bytes stored then.
+    at: Instant,
+    stored: u64,
+}
+
+impl<'a> ProgressLine<'a> {
+    fn new(every: Duration, metrics: &'a Metrics) -> Self {
+        ProgressLine {
+            every,
+            metrics,
+            at: Instant::now(),
+            stored: 0,
+        }
+    }
+
+    /// Logs a line if `every` has passed since the last one.
+    fn maybe_log(&mut self, stored: u64) {
+        let elapsed = self.at.elapsed();
+        if elapsed < self.every {
+            return;
+        }
+        let rate = (stored - self.stored) as f64 / elapsed.as_secs_f64();
+        tracing::info!(
+            stored,
+            bytes_per_second = rate.round() as u64,
+            readers = self.metrics.readers_now(),
+            "upload progress"
+        );
+        self.at = Instant::now();
+        self.stored = stored;
+    }
 }
 
 /// Answers `resp` while what is left of `body` is read and discarded in the

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use super::conn::{self, ConnContext};
 use crate::config::Port;
+use crate::metrics::PortLabels;
 
 /// Open connections the upload port takes at once: one upload, and a few
 /// mistaken or probing clients beside it.
@@ -50,14 +51,19 @@ pub async fn accept_loop(
             Ok((stream, peer)) => {
                 let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
                     drop(stream);
+                    ctx.metrics
+                        .connections_refused
+                        .get_or_create(&PortLabels::of(port))
+                        .inc();
                     refusals.count(port, max_connections);
                     continue;
                 };
+                let counted = ctx.metrics.connection_opened(port);
                 let ctx = Arc::clone(&ctx);
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
                     conn::serve(port, stream, peer, ctx, watcher).await;
-                    drop(permit);
+                    drop((permit, counted));
                 });
             }
             Err(err) => {

@@ -42,6 +42,7 @@ use crate::http::ResponseBody;
 use crate::http::access_log::{AccessLogged, LoggedResponse, log_refused_head};
 use crate::http::reader::ReadHandler;
 use crate::http::upload::UploadHandler;
+use crate::metrics::{Metrics, PortLabels};
 
 /// HTTP/2 streams one connection may have open at once.
 pub const H2_MAX_CONCURRENT_STREAMS: u32 = 64;
@@ -65,6 +66,8 @@ pub struct ConnContext {
     pub upload: UploadHandler,
     /// Answers the reader port's requests.
     pub read: ReadHandler,
+    /// Connection counts (and the stall counter).
+    pub metrics: Arc<Metrics>,
     /// HTTPS on the reader port, if configured.
     pub tls: Option<TlsAcceptor>,
     /// Deadline for a complete request head, a TLS handshake, and HTTP/2's
@@ -152,6 +155,7 @@ async fn serve_tls_reader(
         match acceptor.accept(io).await {
             Ok(tls) => Some(tls),
             Err(err) => {
+                ctx.metrics.tls_handshake_failures.inc();
                 tracing::debug!(%peer, "TLS handshake failed: {err}");
                 None
             }
@@ -163,6 +167,7 @@ async fn serve_tls_reader(
             Ok(Some(tls)) => tls,
             Ok(None) => return,
             Err(_) => {
+                ctx.metrics.tls_handshake_failures.inc();
                 tracing::debug!(%peer, "TLS handshake timed out");
                 return;
             }
@@ -254,7 +259,8 @@ where
         ctx: Arc::clone(ctx),
         got_request: Arc::clone(&got_request),
     };
-    let conn = http2::Builder::new(StallExecutor::new(ctx.stall_timeout, peer))
+    let stalls = ctx.metrics.readers_stalled.clone();
+    let conn = http2::Builder::new(StallExecutor::new(ctx.stall_timeout, peer, stalls))
         .timer(TokioTimer::new())
         .max_concurrent_streams(H2_MAX_CONCURRENT_STREAMS)
         .max_header_list_size(H2_MAX_HEADER_LIST_BYTES)
@@ -273,6 +279,9 @@ where
         result = conn.as_mut() => result,
         _ = idle, if !got_request.load(Ordering::Relaxed) => {
             if !got_request.load(Ordering::Relaxed) {
+                if !ctx.stopping.is_cancelled() {
+                    ctx.metrics.header_timeouts.get_or_create(&PortLabels::of(Port::Reader)).inc();
+                }
                 tracing::debug!(%peer, "HTTP/2 connection sent no request in time; closing it");
                 return;
             }
@@ -295,17 +304,26 @@ fn report(
 ) {
     let listener = port.name();
     match result {
-        Err(err) if is_stall(&err) => tracing::warn!(
-            %peer,
-            stall_timeout_secs = ctx.stall_timeout.as_secs(),
-            "reader disconnected: it accepted no bytes for the stall timeout while log data was waiting"
-        ),
-        Err(err) if err.is_timeout() => tracing::debug!(
-            %peer,
-            listener,
-            header_timeout_secs = ctx.header_timeout.as_secs(),
-            "connection closed: no complete request head within the header timeout"
-        ),
+        Err(err) if is_stall(&err) => {
+            ctx.metrics.readers_stalled.inc();
+            tracing::warn!(
+                %peer,
+                stall_timeout_secs = ctx.stall_timeout.as_secs(),
+                "reader disconnected: it accepted no bytes for the stall timeout while log data was waiting"
+            )
+        }
+        Err(err) if err.is_timeout() => {
+            ctx.metrics
+                .header_timeouts
+                .get_or_create(&PortLabels::of(port))
+                .inc();
+            tracing::debug!(
+                %peer,
+                listener,
+                header_timeout_secs = ctx.header_timeout.as_secs(),
+                "connection closed: no complete request head within the header timeout"
+            )
+        }
         // A refused head was logged as it was answered (`h1_io.rs`).
         Err(err) if err.is_parse() || err.is_parse_too_large() => {}
         Err(err) => tracing::debug!(%peer, listener, "connection ended: {err}"),

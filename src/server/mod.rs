@@ -35,8 +35,10 @@ use self::accept::{UPLOAD_MAX_CONNECTIONS, accept_loop};
 use self::conn::ConnContext;
 use crate::config::{Config, Port};
 use crate::error::StartupError;
+use crate::http::observe::{Limits, Observer};
 use crate::http::reader::ReadHandler;
 use crate::http::upload::UploadHandler;
+use crate::metrics::Metrics;
 use crate::signals::Signals;
 use crate::store::{LogStore, Phase, StoreLimits};
 
@@ -108,9 +110,11 @@ impl Server {
             .map_err(StartupError::Tls)?
             .map(TlsAcceptor::from);
 
+        let metrics = Arc::new(Metrics::new());
         let store = LogStore::create_in(
             &config.temp_dir,
             StoreLimits::from_ring_bytes(config.ring_bytes),
+            metrics.store.clone(),
         )
         .map_err(|source| StartupError::TempDir {
             dir: config.temp_dir.clone(),
@@ -131,9 +135,21 @@ impl Server {
             );
         }
 
+        let observer = Observer::new(
+            store.clone(),
+            Arc::clone(&metrics),
+            Limits::of(&config),
+            tokio::runtime::Handle::current(),
+        );
         let ctx = Arc::new(ConnContext {
-            upload: UploadHandler::new(store.clone()),
-            read: ReadHandler::new(store.clone(), &config.access_token, config.max_readers),
+            upload: UploadHandler::new(store.clone(), Arc::new(observer), config.progress_every),
+            read: ReadHandler::new(
+                store.clone(),
+                &config.access_token,
+                config.max_readers,
+                Arc::clone(&metrics),
+            ),
+            metrics,
             tls,
             header_timeout: config.header_timeout,
             stall_timeout: config.stall_timeout,

@@ -42,6 +42,7 @@ use std::time::Duration;
 use bytes::{Buf, Bytes};
 use futures_util::task::AtomicWaker;
 use http_body::{Body, Frame, SizeHint};
+use prometheus_client::metrics::counter::Counter;
 use tokio::time::{Instant, Sleep};
 
 tokio::task_local! {
@@ -124,13 +125,19 @@ impl StreamProgress {
 pub struct StallExecutor {
     timeout: Duration,
     peer: SocketAddr,
+    stalls: Counter,
 }
 
 impl StallExecutor {
     /// Streams of the connection from `peer` are reset once they accept no
-    /// bytes for `timeout` while bytes wait for them.
-    pub fn new(timeout: Duration, peer: SocketAddr) -> Self {
-        StallExecutor { timeout, peer }
+    /// bytes for `timeout` while bytes wait for them; each reset counts in
+    /// `stalls`.
+    pub fn new(timeout: Duration, peer: SocketAddr, stalls: Counter) -> Self {
+        StallExecutor {
+            timeout,
+            peer,
+            stalls,
+        }
     }
 }
 
@@ -145,6 +152,7 @@ where
             timer: Box::pin(tokio::time::sleep(self.timeout)),
             timeout: self.timeout,
             peer: self.peer,
+            stalls: self.stalls.clone(),
         });
     }
 }
@@ -156,6 +164,7 @@ pub struct WatchedStream<F> {
     timer: Pin<Box<Sleep>>,
     timeout: Duration,
     peer: SocketAddr,
+    stalls: Counter,
 }
 
 impl<F: Future<Output = ()>> Future for WatchedStream<F> {
@@ -181,6 +190,7 @@ impl<F: Future<Output = ()>> Future for WatchedStream<F> {
                 return Poll::Pending;
             }
             if this.progress.deadline(this.timeout) == Some(deadline) {
+                this.stalls.inc();
                 tracing::warn!(
                     peer = %this.peer,
                     stall_timeout_secs = this.timeout.as_secs(),

@@ -68,6 +68,8 @@ pub struct CatchUp {
     free: Mutex<Vec<Vec<u8>>>,
     /// Most buffers `free` keeps: the budget's number of full-size reads.
     max_free: usize,
+    /// The budget, in bytes.
+    total: usize,
     epoch: Instant,
     /// When a budget share last came back, in milliseconds since `epoch`
     /// (`u64::MAX`: never).
@@ -83,6 +85,7 @@ impl CatchUp {
             budget: Arc::new(Semaphore::new(bytes)),
             free: Mutex::new(Vec::new()),
             max_free: bytes / FILE_READ_BYTES,
+            total: bytes,
             epoch: Instant::now(),
             returned_ms: AtomicU64::new(u64::MAX),
         }
@@ -202,9 +205,13 @@ impl CatchUp {
     }
 
     /// Bytes of budget not held by any read now.
-    #[cfg(test)]
     fn available(&self) -> usize {
         self.budget.available_permits()
+    }
+
+    /// Bytes of budget held by reads in flight now.
+    pub fn in_use(&self) -> usize {
+        self.total.saturating_sub(self.available())
     }
 
     /// Buffers kept for reuse now.

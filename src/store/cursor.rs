@@ -8,6 +8,7 @@ use std::io;
 use bytes::Bytes;
 use tokio::sync::watch;
 
+use super::positions::block_of;
 use super::{LogStore, Phase, Progress};
 
 /// The upload broke before the range a reader asked for was stored; its
@@ -63,6 +64,7 @@ pub struct Cursor {
 impl Cursor {
     pub(super) fn new(store: LogStore, start: u64, end: Option<u64>) -> Self {
         let progress = store.subscribe();
+        store.shared.positions.enter(block_of(start));
         Cursor {
             store,
             pos: start,
@@ -89,7 +91,9 @@ impl Cursor {
             if self.pos < progress.len {
                 let limit = self.end.map_or(progress.len, |end| end.min(progress.len));
                 let chunk = self.read(limit).await?;
+                let from = block_of(self.pos);
                 self.pos += chunk.len() as u64;
+                self.store.shared.positions.moved(from, block_of(self.pos));
                 return Ok(Some(chunk));
             }
             match progress.phase {
@@ -118,15 +122,32 @@ impl Cursor {
     /// stored length`): a ring slice if the ring still holds `pos`, else a
     /// catch-up read of the file.
     async fn read(&self, limit: u64) -> Result<Bytes, ReadError> {
-        if let Some(chunk) = self.store.ring().slice(self.pos, limit) {
+        let shared = &self.store.shared;
+        let sliced = self.store.ring().slice(self.pos, limit);
+        if let Some((chunk, appended)) = sliced {
+            shared.metrics.ring_hits.inc();
+            // Handed to the connection as soon as this returns.
+            let latency = appended.elapsed().as_secs_f64();
+            shared.metrics.live_latency.observe(latency);
             return Ok(chunk);
         }
         let want = usize::try_from(limit - self.pos).unwrap_or(usize::MAX);
-        let shared = &self.store.shared;
-        shared
+        let chunk = shared
             .catch_up
             .read(&shared.file, self.pos, want)
             .await
-            .map_err(ReadError::Io)
+            .map_err(ReadError::Io)?;
+        shared.metrics.catch_up_reads.inc();
+        shared
+            .metrics
+            .catch_up_read_bytes
+            .inc_by(chunk.len() as u64);
+        Ok(chunk)
+    }
+}
+
+impl Drop for Cursor {
+    fn drop(&mut self) {
+        self.store.shared.positions.leave(block_of(self.pos));
     }
 }

@@ -30,6 +30,7 @@
 mod catch_up;
 mod cursor;
 mod file;
+mod positions;
 mod ring;
 
 use std::fmt;
@@ -37,6 +38,7 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::watch;
@@ -46,7 +48,10 @@ pub use cursor::{Cursor, Incomplete, ReadError};
 
 use catch_up::CatchUp;
 use file::LogFile;
+use positions::Positions;
 use ring::Ring;
+
+use crate::metrics::StoreMetrics;
 
 /// Where the upload stands. Readers decide how to end their response from it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +66,28 @@ pub enum Phase {
     /// will ever come (livelog is stopping). The stored bytes stay readable,
     /// but every response must end *incomplete*.
     Broken,
+}
+
+impl Phase {
+    /// The log's state as readers are told it (the `Livelog-State` header,
+    /// `/status`, `/metrics`): `waiting` for the upload, `live` while it
+    /// runs, `complete`, or `incomplete` when it broke.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::AwaitingUpload => "waiting",
+            Phase::Uploading => "live",
+            Phase::Complete => "complete",
+            Phase::Broken => "incomplete",
+        }
+    }
+
+    /// Every phase, in the order a log goes through them.
+    pub const ALL: [Phase; 4] = [
+        Phase::AwaitingUpload,
+        Phase::Uploading,
+        Phase::Complete,
+        Phase::Broken,
+    ];
 }
 
 /// What readers are told each time the log changes: the stored length in bytes
@@ -112,6 +139,10 @@ struct Shared {
     progress: watch::Sender<Progress>,
     /// The budget, and the buffers, of readers catching up from the file.
     catch_up: Arc<CatchUp>,
+    /// Where the readers are, for the furthest-behind reader's lag.
+    positions: Positions,
+    /// What the store counts.
+    metrics: StoreMetrics,
 }
 
 impl fmt::Debug for LogStore {
@@ -124,20 +155,26 @@ impl fmt::Debug for LogStore {
 
 impl LogStore {
     /// Creates the store with its temp file in `dir`, unlinked at creation so
-    /// nothing is left behind however the process ends, `kill -9` included.
+    /// nothing is left behind however the process ends, `kill -9` included;
+    /// it counts into `metrics`.
     ///
     /// # Errors
     /// The I/O error from creating the file (missing or unwritable `dir`).
-    pub fn create_in(dir: &Path, limits: StoreLimits) -> io::Result<Self> {
-        Ok(Self::with_log_file(LogFile::create_in(dir)?, limits))
+    pub fn create_in(dir: &Path, limits: StoreLimits, metrics: StoreMetrics) -> io::Result<Self> {
+        Ok(Self::with_log_file(
+            LogFile::create_in(dir)?,
+            limits,
+            metrics,
+        ))
     }
 
-    /// Creates the store over an already-open, empty, read-write `file`.
+    /// Creates the store over an already-open, empty, read-write `file`,
+    /// counting into metrics of its own.
     pub fn with_file(file: File, limits: StoreLimits) -> Self {
-        Self::with_log_file(LogFile::from_file(file), limits)
+        Self::with_log_file(LogFile::from_file(file), limits, StoreMetrics::default())
     }
 
-    fn with_log_file(file: LogFile, limits: StoreLimits) -> Self {
+    fn with_log_file(file: LogFile, limits: StoreLimits, metrics: StoreMetrics) -> Self {
         let (progress, _) = watch::channel(Progress {
             len: 0,
             phase: Phase::AwaitingUpload,
@@ -148,6 +185,8 @@ impl LogStore {
                 ring: Mutex::new(Ring::new(limits.ring_bytes)),
                 progress,
                 catch_up: Arc::new(CatchUp::new(limits.catch_up_bytes)),
+                positions: Positions::default(),
+                metrics,
             }),
         }
     }
@@ -155,6 +194,22 @@ impl LogStore {
     /// The stored length and phase right now.
     pub fn progress(&self) -> Progress {
         *self.shared.progress.borrow()
+    }
+
+    /// Bytes the ring of recent chunks holds now.
+    pub fn ring_bytes(&self) -> usize {
+        self.ring().bytes()
+    }
+
+    /// Bytes of the catch-up budget held by reads in flight now.
+    pub fn catch_up_bytes(&self) -> usize {
+        self.shared.catch_up.in_use()
+    }
+
+    /// How far the furthest-behind reader is behind the end of the log, in
+    /// bytes, to within 64 KiB (readers closer than that count as 0).
+    pub fn max_reader_lag(&self) -> u64 {
+        self.shared.positions.max_lag(self.progress().len)
     }
 
     /// Claims the one upload this store accepts.
@@ -264,7 +319,9 @@ impl Upload {
         if written.bytes > 0 {
             let offset = self.len;
             self.len += written.bytes as u64;
-            self.store.ring().push(offset, chunk.slice(..written.bytes));
+            let chunk = chunk.slice(..written.bytes);
+            self.store.ring().push(offset, chunk, Instant::now());
+            shared.metrics.upload_bytes.inc_by(written.bytes as u64);
             let len = self.len;
             shared.progress.send_modify(|p| p.len = len);
         }

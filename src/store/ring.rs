@@ -2,6 +2,7 @@
 //! by every reader at the head as `Bytes` slices (never copied per reader).
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
@@ -16,9 +17,10 @@ const MERGE_BELOW_BYTES: usize = 4 * 1024;
 /// The most recent chunks of the log, within a byte budget.
 #[derive(Debug)]
 pub struct Ring {
-    /// `(offset of the chunk's first byte in the log, chunk)`, oldest first,
-    /// contiguous: each chunk starts where the previous one ends.
-    chunks: VecDeque<(u64, Bytes)>,
+    /// `(offset of the chunk's first byte in the log, chunk, when its last
+    /// bytes were appended)`, oldest first, contiguous: each chunk starts
+    /// where the previous one ends.
+    chunks: VecDeque<(u64, Bytes, Instant)>,
     /// Sum of the chunks' lengths, in bytes.
     bytes: usize,
     /// The byte budget.
@@ -36,24 +38,28 @@ impl Ring {
     }
 
     /// Appends `chunk`, whose first byte is at `offset` in the log (where the
-    /// previous chunk ended), evicting the oldest chunks past the budget.
-    pub fn push(&mut self, offset: u64, chunk: Bytes) {
+    /// previous chunk ended) and which was appended at `at`, evicting the
+    /// oldest chunks past the budget.
+    pub fn push(&mut self, offset: u64, chunk: Bytes, at: Instant) {
         if self.capacity == 0 {
             return;
         }
         // Merged or appended, the ring grows by exactly the chunk's length.
         let added = chunk.len();
         let merged = match self.chunks.back_mut() {
-            Some((_, last))
+            Some((_, last, last_at))
                 if chunk.len() < MERGE_BELOW_BYTES
                     && last.len() + chunk.len() <= MERGE_BELOW_BYTES =>
             {
                 // Copy both into one small buffer; readers holding the old
-                // `last` keep their own reference to it.
+                // `last` keep their own reference to it. Readers at the head
+                // read the merged chunk from the new bytes on, so the time of
+                // the newest append is theirs.
                 let mut both = BytesMut::with_capacity(last.len() + chunk.len());
                 both.extend_from_slice(last);
                 both.extend_from_slice(&chunk);
                 *last = both.freeze();
+                *last_at = at;
                 true
             }
             _ => false,
@@ -66,34 +72,40 @@ impl Ring {
             } else {
                 chunk
             };
-            self.chunks.push_back((offset, chunk));
+            self.chunks.push_back((offset, chunk, at));
         }
         self.bytes += added;
         while self.bytes > self.capacity {
             match self.chunks.pop_front() {
-                Some((_, old)) => self.bytes -= old.len(),
+                Some((_, old, _)) => self.bytes -= old.len(),
                 None => break,
             }
         }
     }
 
     /// The bytes from `pos` to the end of the chunk holding it (but not past
-    /// `limit`), or `None` if `pos` is older than the ring (or not yet in it).
-    pub fn slice(&self, pos: u64, limit: u64) -> Option<Bytes> {
-        let (first, _) = self.chunks.front()?;
+    /// `limit`), with the time they were appended, or `None` if `pos` is
+    /// older than the ring (or not yet in it).
+    pub fn slice(&self, pos: u64, limit: u64) -> Option<(Bytes, Instant)> {
+        let (first, _, _) = self.chunks.front()?;
         if pos < *first {
             return None;
         }
         // Chunks are contiguous and sorted by offset: binary search for the
         // last chunk starting at or before `pos`.
-        let idx = self.chunks.partition_point(|(off, _)| *off <= pos) - 1;
-        let (off, chunk) = &self.chunks[idx];
+        let idx = self.chunks.partition_point(|(off, _, _)| *off <= pos) - 1;
+        let (off, chunk, at) = &self.chunks[idx];
         let from = (pos - off) as usize;
         if from >= chunk.len() {
             return None;
         }
         let to = chunk.len().min((limit - off) as usize);
-        Some(chunk.slice(from..to))
+        Some((chunk.slice(from..to), *at))
+    }
+
+    /// Bytes held now.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 }
 
@@ -107,16 +119,16 @@ mod tests {
         let mut offset = 0;
         for i in 0..150u8 {
             let chunk = Bytes::from(vec![i; 100]);
-            ring.push(offset, chunk);
+            ring.push(offset, chunk, Instant::now());
             offset += 100;
         }
         assert!(ring.bytes <= 10_000, "{}", ring.bytes);
         assert!(ring.slice(0, offset).is_none(), "evicted");
-        let tail = ring.slice(offset - 100, offset).unwrap();
+        let (tail, _) = ring.slice(offset - 100, offset).unwrap();
         assert_eq!(tail[..], [149; 100]);
         // 100-byte chunks were merged: a slice runs to the end of its merged
         // chunk, not just its own 100 bytes.
-        let merged = ring.slice(offset - 1000, offset).unwrap();
+        let (merged, _) = ring.slice(offset - 1000, offset).unwrap();
         assert!(merged.len() > 100, "{}", merged.len());
         assert!(ring.slice(offset, offset + 1).is_none(), "not stored yet");
     }
@@ -124,7 +136,7 @@ mod tests {
     #[test]
     fn a_zero_budget_keeps_nothing() {
         let mut ring = Ring::new(0);
-        ring.push(0, Bytes::from_static(b"hello"));
+        ring.push(0, Bytes::from_static(b"hello"), Instant::now());
         assert_eq!(ring.bytes, 0);
         assert!(ring.slice(0, 5).is_none());
     }
