@@ -195,6 +195,11 @@ make_base() {
     # the other architecture's standard library added.
     local sysroot triple
     sysroot="$(rustc --print sysroot)"
+    # A rustup toolchain is a tree of its own; a distribution's rustc in /usr
+    # cannot be copied apart from the rest of /usr.
+    if [ ! -x "$sysroot/bin/cargo" ] || [ "$sysroot" = /usr ]; then
+        fail "the Rust toolchain at $sysroot is not a self-contained rustup toolchain (install Rust with rustup)"
+    fi
     for triple in x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu; do
         if [ ! -d "$sysroot/lib/rustlib/$triple/lib" ]; then
             command -v rustup > /dev/null || fail "the Rust toolchain at $sysroot has no $triple standard library, and there is no rustup to add it"
