@@ -206,11 +206,23 @@ make_base() {
             show rustup target add "$triple" >&2
         fi
     done
-    # Cache key: what goes into the base. A new toolchain, CA bundle or
-    # recipe makes a new base; otherwise the base from an earlier run is used.
-    local recipe="bookworm minbase ca-certificates,gcc,libc6-dev,file; rust in /usr/local/rust; v1"
+    # Only these two targets' standard libraries go in (not the docs, nor
+    # rust-src or other targets the toolchain may have): a smaller base, and
+    # one that stays cached when a target is added here for something else.
+    local excludes=(--exclude=./share/doc) dir
+    for dir in "$sysroot"/lib/rustlib/*/; do
+        dir="$(basename "$dir")"
+        case "$dir" in
+            x86_64-unknown-linux-gnu|aarch64-unknown-linux-gnu|etc) ;;
+            *) excludes+=("--exclude=./lib/rustlib/$dir") ;;
+        esac
+    done
+    # Cache key: what goes into the base. A new toolchain (rustc -vV names
+    # its commit), CA bundle or recipe makes a new base; otherwise the base
+    # from an earlier run is used.
+    local recipe="bookworm minbase ca-certificates,gcc,libc6-dev,file; rust (x86_64, aarch64 linux-gnu) in /usr/local/rust; v2"
     local key
-    key="$({ echo "$recipe"; rustc -vV; ls "$sysroot/lib/rustlib"; cat /etc/ssl/certs/ca-certificates.crt; } | sha256sum | cut -c1-16)"
+    key="$({ echo "$recipe"; rustc -vV; cat /etc/ssl/certs/ca-certificates.crt; } | sha256sum | cut -c1-16)"
     base="localhost/livelog-builder:$key"
     if podman image exists "$base"; then
         note "$base (cached)"
@@ -229,7 +241,7 @@ make_base() {
     show mmdebstrap --variant=minbase --include=ca-certificates,gcc,libc6-dev,file \
         --aptopt='Acquire::Retries "3"' \
         --customize-hook='mkdir -p "$1/usr/local/rust" "$1/usr/local/share/ca-certificates"' \
-        --customize-hook="tar -C '$sysroot' --exclude=./share/doc -c . | tar -C \"\$1/usr/local/rust\" -x" \
+        --customize-hook="tar -C '$sysroot' ${excludes[*]} -c . | tar -C \"\$1/usr/local/rust\" -x" \
         --customize-hook='cp /etc/ssl/certs/ca-certificates.crt "$1/etc/ssl/certs/ca-certificates.crt"' \
         --customize-hook='if [ -d /usr/local/share/ca-certificates ]; then cp -r /usr/local/share/ca-certificates/. "$1/usr/local/share/ca-certificates/"; fi' \
         bookworm "$work/base.tar" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" < /dev/null
@@ -263,14 +275,28 @@ build_image() {
         --build-arg "TARGETARCH=$arch" \
         --build-arg "RUST_IMAGE=$(cat "$work/base")" \
         --build-arg "VERSION=$version" \
-        -t "$tag" . >&2
+        -t "$tag" "$work/context" >&2
     note "$tag, built in $(( $(date +%s) - started ))s"
+}
+# The build context: this checkout as it is (uncommitted changes included;
+# the Dockerfile's .dockerignore applies as usual), every file's mtime set to
+# now. The target cache mount is shared by every build on this machine, and
+# cargo tells a changed source by its mtime being newer than the last build:
+# a file from another checkout, older than that build, would be taken as
+# built, and the image would ship that other checkout's binary. buildah's
+# layer cache compares contents, so unchanged sources still reuse every
+# layer.
+copy_context() {
+    rm -rf "$work/context"
+    mkdir -p "$work/context"
+    tar -C . --exclude=./.git --exclude=target -c . | tar -C "$work/context" -x --touch
 }
 
 if [ -z "$image" ]; then
     image="livelog:$version"
     other_image="livelog:$version-$other_arch"
     only_saved="$only" only=""
+    copy_context
     run_case "builder base image (bookworm + this Rust)" make_base
     if [ "${results[-1]}" = PASS ]; then
         run_case "build linux/$host_arch from the Dockerfile" build_image "$host_arch" "$image"
