@@ -44,7 +44,7 @@ while [ $# -gt 0 ]; do
         --image) image="${2:?--image needs an image}"; shift 2 ;;
         --arm64-image|--other-image) other_image="${2:?$1 needs an image}"; shift 2 ;;
         --only) only="${2:?--only needs a pattern}"; shift 2 ;;
-        -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "container-test: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -114,7 +114,7 @@ fi
 run_flags=()
 if [ "$engine" = podman ]; then
     hard_nofile=$(ulimit -Hn); hard_nproc=$(ulimit -Hu)
-    [ "$hard_nofile" = unlimited ] && hard_nofile=1048576
+    if [ "$hard_nofile" = unlimited ]; then hard_nofile=1048576; fi
     if [ "$hard_nproc" = unlimited ] || [ "$hard_nproc" -gt 4096 ]; then hard_nproc=4096; fi
     run_flags=(--runtime runc --ulimit "nofile=$hard_nofile:$hard_nofile"
                --ulimit "nproc=$hard_nproc:$hard_nproc")
@@ -146,7 +146,7 @@ print_table() {
         if [ "${#names[$i]}" -gt "$width" ]; then width=${#names[$i]}; fi
     done
     echo
-    echo "== container tests: livelog $version, $engine$([ "$engine" = podman ] && echo " (runc)"), $(( $(date +%s) - script_started ))s"
+    echo "== container tests: livelog $version, $engine$([ "$engine" = podman ] && echo " (runc)"), images $image and $other_image, $(( $(date +%s) - script_started ))s"
     printf "%-${width}s  %-6s  %s\n" case result detail
     for i in "${!names[@]}"; do
         printf "%-${width}s  %-6s  %s\n" "${names[$i]}" "${results[$i]}" "${details[$i]}"
