@@ -29,8 +29,8 @@
 # reader still drains stored bytes.
 #
 # Host-network cases use ports 60022 and 60023 (the defaults, as in the
-# README); set CONTAINER_TEST_PUT_PORT / CONTAINER_TEST_GET_PORT if these are
-# taken here.
+# README); set CONTAINER_TEST_PUT_PORT / CONTAINER_TEST_GET_PORT (below
+# 32768, outside the ephemeral port range) if these are taken here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -85,7 +85,7 @@ qemu="qemu-$([ "$other_arch" = arm64 ] && echo aarch64 || echo x86_64)-static"
 # --- what this script needs, installed when missing (root or sudo, Debian)
 as_root=()
 if [ "$(id -u)" != 0 ]; then as_root=(sudo -n); fi
-need=(curl:curl openssl:openssl file:file "$qemu":qemu-user-static)
+need=(curl:curl openssl:openssl file:file ss:iproute2 "$qemu":qemu-user-static)
 if [ "$engine" = podman ]; then
     # runc: crun fails where the host's cgroups are in hybrid mode.
     # containernetworking-plugins and iptables: podman's bridge network and
@@ -326,11 +326,22 @@ port_env=()
 # 1 MiB of random bytes: any byte value, more than one read or write.
 head -c 1048576 /dev/urandom > "$work/upload.bin"
 
-port_free() { ! (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null; }
+# Any socket on the port but those in TIME-WAIT (livelog binds with
+# SO_REUSEADDR): a listener, or an outgoing connection that got the port as
+# its local port (60022 and 60023 lie in Linux's default ephemeral range,
+# 32768-60999, so on a machine busy with connections that happens).
+port_users() { ss -Htanp "( sport = :$1 )" 2> /dev/null | grep -v '^TIME-WAIT' || true; }
+# Waits up to 30 s for both ports to be free: a short-lived connection
+# holding one goes away.
 ports_free() {
-    local p
+    local p users
     for p in "$put_port" "$get_port"; do
-        port_free "$p" || fail "port $p is in use on this machine (set CONTAINER_TEST_PUT_PORT / CONTAINER_TEST_GET_PORT)"
+        for _ in $(seq 1 300); do
+            users="$(port_users "$p")"
+            [ -z "$users" ] && break
+            sleep 0.1
+        done
+        [ -z "$users" ] || fail "port $p is in use on this machine ($(echo "$users" | head -n 1 | tr -s ' ')); set CONTAINER_TEST_PUT_PORT / CONTAINER_TEST_GET_PORT to free ports below 32768"
     done
 }
 
@@ -338,8 +349,10 @@ ports_free() {
 # ready line; a start-up error fails the case with livelog's own message.
 start() {
     local name="$prefix-$1"; shift
-    show "$engine" run -d --name "$name" "${run_flags[@]}" "$@" "$image" > /dev/null
     local out i
+    echo "\$ $engine run -d --name $name ${run_flags[*]} $* $image" >&2
+    out="$("$engine" run -d --name "$name" "${run_flags[@]}" "$@" "$image" 2>&1)" ||
+        fail "$engine run failed: $(echo "$out" | tail -n 1)"
     for i in $(seq 1 300); do
         out="$("$engine" logs "$name" 2>&1 || true)"
         [[ $out == *"livelog ready"* ]] && return 0
