@@ -45,10 +45,14 @@ LABEL org.opencontainers.image.title="livelog" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.source="https://github.com/taskcluster/livelog" \
       org.opencontainers.image.licenses="MPL-2.0"
-COPY --from=build /rootfs/livelog /livelog
-# The temp file's directory: scratch has no /tmp. Owned by the runtime user so
-# livelog can create (and at once unlink) its temp file there.
-COPY --from=build --chown=65532:65532 /rootfs/tmp /tmp
+# The root file system scripts/build-static.sh laid out: /livelog and /tmp
+# (scratch has none) for the temp file, mode 1777 as on any Unix, so that any
+# user can create its temp file there: the default user, an arbitrary
+# `--user 1000:0` (OpenShift) or `runAsUser`, and the tmpfs podman mounts on
+# /tmp for `--read-only`, which copies the image's mode. Copied as one tree:
+# `COPY /rootfs/tmp /tmp` would copy the directory's contents only, and leave
+# /tmp at the builder's default mode 0755.
+COPY --from=build /rootfs/ /
 ENV LIVELOG_TEMP_DIR=/tmp
 USER 65532:65532
 # 60022: upload (PUT), loopback only unless LIVELOG_PUT_HOST says otherwise.

@@ -10,9 +10,10 @@
 #   ARCH|TRIPLE  x86_64 / amd64, aarch64 / arm64, or a full *-linux-gnu
 #                triple (default: this machine, from `uname -m`).
 #   --rootfs DIR also lays out the container image's root file system in DIR:
-#                DIR/livelog (0755) and an empty DIR/tmp (1777, owned by
-#                65532:65532, the image's user), exactly what the Dockerfile's
-#                final `FROM scratch` stage copies.
+#                DIR/livelog (0755) and an empty DIR/tmp (1777, like /tmp
+#                on any Unix: writable by whatever user the container runs
+#                as), exactly what the Dockerfile's final `FROM scratch`
+#                stage copies.
 #   --no-run     skip the run checks (they are skipped anyway, with a message,
 #                when the binary is for another architecture).
 #
@@ -103,15 +104,14 @@ case "$description" in
     *) log "FAIL: cannot tell from 'file' that $bin is static"; exit 1 ;;
 esac
 
-# The image's root file system: the binary and an empty, writable /tmp.
+# The image's root file system: the binary and an empty /tmp that any user
+# can write to (sticky, 1777): the image's user 65532, or any other UID the
+# container is run as (`--user 1000:0`, Kubernetes' runAsUser).
 lay_out_rootfs() {
     local dir="$1"
     mkdir -p "$dir/tmp"
     install -m 0755 "$bin" "$dir/livelog"
     chmod 1777 "$dir/tmp"
-    if [ "$(id -u)" = 0 ]; then
-        chown 65532:65532 "$dir/tmp"
-    fi
 }
 if [ -n "$rootfs" ]; then
     lay_out_rootfs "$rootfs"

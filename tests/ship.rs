@@ -351,10 +351,11 @@ fn bad_put_host_exits_naming_the_variable() {
     }
 }
 
-/// There is no Docker engine to build the image here, so check the
-/// Dockerfile against the binary it ships: built by the one static build
-/// script, `FROM scratch`, a numeric non-root user, the default ports, the
-/// entrypoint, the licence, and no opt-out of the loopback-only upload port.
+/// Checks the Dockerfile against the binary it ships: built by the one
+/// static build script, `FROM scratch`, a numeric non-root user, a /tmp any
+/// user can write, the default ports, the entrypoint, the licence, and no
+/// opt-out of the loopback-only upload port. `scripts/container-test.sh`
+/// builds the image and runs it (part of `.ci/run`).
 #[test]
 fn dockerfile_matches_the_binary_it_ships() {
     let dockerfile = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Dockerfile"))
@@ -393,16 +394,48 @@ fn dockerfile_matches_the_binary_it_ships() {
         .parse()
         .expect("numeric USER");
     assert_ne!(uid, 0, "the image must not run as root");
-    let copies = instruction("COPY");
+    // The image's files are the root file system build-static.sh lays out
+    // in /rootfs (/livelog, and /tmp at 1777), copied as one tree and as they
+    // are: `COPY /rootfs/tmp /tmp` copies the directory's contents only, so
+    // /tmp got the default mode 0755 and only the one user it was chowned to
+    // could write its temp file there: `--user 1000:0`, `runAsUser` and
+    // podman's `--read-only` tmpfs failed (issue 17).
     assert!(
-        copies.iter().any(|c| c.ends_with(" /livelog")),
-        "{copies:?}"
+        builder.contains("--rootfs /rootfs"),
+        "the builder stage must lay out /rootfs with scripts/build-static.sh --rootfs"
+    );
+    let copies = instruction("COPY");
+    assert_eq!(copies.len(), 1, "one COPY, of the whole tree: {copies:?}");
+    let copy = &copies[0];
+    assert!(
+        copy.starts_with("--from=") && copy.ends_with(" /rootfs/ /"),
+        "the final stage must copy the builder's /rootfs/ to /: {copy}"
     );
     assert!(
-        copies
-            .iter()
-            .any(|c| c.ends_with(" /tmp") && c.contains(&format!("--chown={uid}:"))),
-        "the image needs a /tmp writable by user {uid}: {copies:?}"
+        !copy.contains("--chown") && !copy.contains("--chmod"),
+        "the tree's modes and owners are build-static.sh's: {copy}"
+    );
+    let script = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/build-static.sh"
+    ))
+    .expect("scripts/build-static.sh");
+    let lay_out = &script[script
+        .find("lay_out_rootfs() {")
+        .expect("build-static.sh lays out the root file system")..];
+    let lay_out = &lay_out[..lay_out.find("\n}").expect("end of lay_out_rootfs")];
+    assert!(
+        lay_out.contains(r#"install -m 0755 "$bin" "$dir/livelog""#),
+        "/livelog: {lay_out}"
+    );
+    assert!(
+        lay_out.contains(r#"chmod 1777 "$dir/tmp""#),
+        "/tmp must be writable by any user the container runs as (1777): {lay_out}"
+    );
+    assert_eq!(
+        instruction("ENV"),
+        ["LIVELOG_TEMP_DIR=/tmp"],
+        "the temp file goes to that /tmp"
     );
     assert!(
         last.contains(r#"org.opencontainers.image.licenses="MPL-2.0""#)
