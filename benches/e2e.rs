@@ -10,7 +10,8 @@
 //!
 //! Knobs (environment): `LIVELOG_BENCH_MB` (upload size for the upload and
 //! fan-out scenarios, default 1024), `LIVELOG_BENCH_SCENARIOS` (comma list of
-//! `upload,fanout,fanout-null,stalled,sweep,idle,many,latency`; default all),
+//! `upload,fanout,fanout-null,stalled,sweep,idle,many,latency,scrape`; default
+//! all),
 //! `LIVELOG_BENCH_SWEEP` (reader counts, default `1,2,5,10,20,50,100,200,500,1000`),
 //! `LIVELOG_BENCH_SWEEP_MB` (upload size per sweep point, default 8),
 //! `LIVELOG_BENCH_IDLE` (default 1000), `LIVELOG_BENCH_MANY` (default 10000),
@@ -19,7 +20,9 @@
 //! `LIVELOG_BENCH_BIN` (the binary; default the release build cargo made),
 //! `LIVELOG_BENCH_TEMP_DIR` (the daemon's `LIVELOG_TEMP_DIR`, default
 //! `target/livelog-bench`), `LIVELOG_BENCH_LATENCY_READERS` (comma list,
-//! default 100).
+//! default 100), `LIVELOG_BENCH_SCRAPES` (scrapes per `scrape` point, default
+//! 15), `LIVELOG_BENCH_SCRAPE_READERS` (readers connected while scraping,
+//! default 10000).
 //!
 //! Needs `curl` and `socat` on `PATH`.
 //!
@@ -62,7 +65,7 @@ fn main() {
     let mb: usize = env_or("LIVELOG_BENCH_MB", 1024);
     let scenarios: String = env_or(
         "LIVELOG_BENCH_SCENARIOS",
-        "upload,fanout,fanout-null,stalled,sweep,idle,many,latency".to_string(),
+        "upload,fanout,fanout-null,stalled,sweep,idle,many,latency,scrape".to_string(),
     );
     let want = |s: &str| scenarios.split(',').any(|x| x.trim() == s);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/livelog-bench");
@@ -117,7 +120,27 @@ fn main() {
     if want("latency") {
         let readers: String = env_or("LIVELOG_BENCH_LATENCY_READERS", "100".to_string());
         for n in readers.split(',').filter_map(|c| c.trim().parse().ok()) {
-            rows.push(latency(n, 1000, env_or("LIVELOG_BENCH_LATENCY_SECS", 10)));
+            rows.push(latency(
+                n,
+                1000,
+                env_or("LIVELOG_BENCH_LATENCY_SECS", 10),
+                None,
+            ));
+        }
+    }
+    if want("scrape") {
+        // The cost of a scrape, with no reader and with many; then live
+        // latency with and without a scraper, alternated.
+        let scrapes = env_or("LIVELOG_BENCH_SCRAPES", 15);
+        rows.push(scrape_cost(0, scrapes));
+        rows.push(scrape_cost(
+            env_or("LIVELOG_BENCH_SCRAPE_READERS", 10_000),
+            scrapes,
+        ));
+        let secs = env_or("LIVELOG_BENCH_LATENCY_SECS", 10);
+        for _ in 0..2 {
+            rows.push(latency(100, 1000, secs, None));
+            rows.push(latency(100, 1000, secs, Some(Duration::from_secs(1))));
         }
     }
 
@@ -829,8 +852,9 @@ fn pace(
 
 /// Live latency: `readers` tailing readers, `rate` lines a second for `secs`
 /// seconds, each line its own chunk; baseline: the same lines written by one
-/// thread straight to `readers` loopback sockets.
-fn latency(readers: usize, rate: usize, secs: u64) -> Row {
+/// thread straight to `readers` loopback sockets. With `scrape_every`, a
+/// scraper reads `/metrics` that often while the lines are written.
+fn latency(readers: usize, rate: usize, secs: u64, scrape_every: Option<Duration>) -> Row {
     let lines = rate * secs as usize;
     let rt = runtime();
 
@@ -919,7 +943,23 @@ fn latency(readers: usize, rate: usize, secs: u64) -> Row {
     );
     let cpu0 = d.cpu_secs();
     let wall = Instant::now();
+    let scraping = Arc::new(AtomicUsize::new(1));
+    let scraper = scrape_every.map(|every| {
+        let (put, scraping) = (d.put, Arc::clone(&scraping));
+        thread::spawn(move || {
+            let mut s = TcpStream::connect(put).unwrap();
+            let mut times = vec![];
+            while scraping.load(Ordering::SeqCst) == 1 {
+                times.push(scrape_once(&mut s).0);
+                // Pacing on purpose: a scraper every `every`.
+                thread::sleep(every);
+            }
+            times
+        })
+    });
     pace(lines, rate, base, &sent, |line| upload.chunk(line));
+    scraping.store(0, Ordering::SeqCst);
+    let scrapes = scraper.map(|s| s.join().unwrap()).unwrap_or_default();
     let cpu = (d.cpu_secs() - cpu0) / wall.elapsed().as_secs_f64();
     assert_eq!(upload.finish().0, 201, "upload not stored");
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
@@ -930,8 +970,16 @@ fn latency(readers: usize, rate: usize, secs: u64) -> Row {
         exact += usize::from(clean && h.len() == lines as u64);
         hist.add(h).unwrap();
     }
+    let scraped = match scrape_every {
+        Some(every) => format!(
+            ", scraping /metrics every {:.0} s ({} scrapes)",
+            every.as_secs_f64(),
+            scrapes.len()
+        ),
+        None => String::new(),
+    };
     let row = Row {
-        scenario: format!("live latency: {rate} lines/s, {readers} readers, {secs} s"),
+        scenario: format!("live latency: {rate} lines/s, {readers} readers, {secs} s{scraped}"),
         latency: Some(percentiles(&hist)),
         exact: Some((exact, readers)),
         peak_rss_kib: Some(d.peak_rss_kib()),
@@ -943,6 +991,64 @@ fn latency(readers: usize, rate: usize, secs: u64) -> Row {
             percentiles(&base_hist),
             cpu * 100.0
         ),
+        ..Row::default()
+    };
+    report(row, &d)
+}
+
+// ---------------------------------------------------------------- scrape
+
+/// One scrape of `/metrics` on a kept-alive connection to the upload port:
+/// the time from writing the request to reading the whole body, and the
+/// body's size in bytes.
+fn scrape_once(s: &mut TcpStream) -> (Duration, usize) {
+    let started = Instant::now();
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: bench\r\n\r\n").unwrap();
+    let (status, body) = common::read_response(s);
+    assert_eq!(status, 200, "{body}");
+    (started.elapsed(), body.len())
+}
+
+/// The cost of scraping `/metrics` once a second, `scrapes` times, while
+/// `n` readers wait at the head of a live log.
+fn scrape_cost(n: usize, scrapes: usize) -> Row {
+    let rt = runtime();
+    let d = start_daemon();
+    let mut upload = Uploader::start(d.put);
+    upload.chunk(b"first line\n");
+    let whole = Arc::new(b"first line\nlast line\n".to_vec());
+    let heads = Arc::new(AtomicUsize::new(0));
+    let readers = spawn_checking_readers(&rt, d.get, n, &whole, &heads);
+    wait_heads(&heads, n);
+    let mut s = TcpStream::connect(d.put).unwrap();
+    s.set_nodelay(true).unwrap();
+    let mut times = vec![];
+    let mut bytes = 0;
+    for _ in 0..scrapes {
+        // Pacing on purpose: one scrape a second, as a scraper would.
+        thread::sleep(Duration::from_secs(1));
+        let (took, len) = scrape_once(&mut s);
+        times.push(took);
+        bytes = len;
+    }
+    upload.chunk(b"last line\n");
+    assert_eq!(upload.finish().0, 201, "upload not stored");
+    let mut exact = 0;
+    for r in readers {
+        exact += usize::from(rt.block_on(r).unwrap().0);
+    }
+    let max = times.iter().max().copied().unwrap_or_default();
+    let median = median(times);
+    let row = Row {
+        scenario: format!("scrape /metrics once a second, {n} readers connected"),
+        latency: Some(format!(
+            "median {:.2} ms, max {:.2} ms",
+            median.as_secs_f64() * 1e3,
+            max.as_secs_f64() * 1e3
+        )),
+        exact: (n > 0).then_some((exact, n)),
+        peak_rss_kib: Some(d.peak_rss_kib()),
+        note: format!("{scrapes} scrapes of {bytes} bytes each, request to last byte"),
         ..Row::default()
     };
     report(row, &d)
