@@ -432,7 +432,9 @@ fn tls_files(cert: Option<String>, key: Option<String>) -> Result<Option<TlsFile
 /// Whether `name` is one of livelog's [`VARIABLES`], as `envy` matches them
 /// (ignoring ASCII case).
 fn is_livelogs(name: &str) -> bool {
-    VARIABLES.iter().any(|(own, _)| own.eq_ignore_ascii_case(name))
+    VARIABLES
+        .iter()
+        .any(|(own, _)| own.eq_ignore_ascii_case(name))
 }
 
 /// An IP address (no port, no name: livelog does no name lookups).

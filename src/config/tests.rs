@@ -98,7 +98,10 @@ fn limits_are_checked_and_named() {
     assert_eq!(c.ring_bytes, 0);
     assert_eq!(c.stall_timeout, Duration::from_secs(7));
     assert!(c.debug);
-    assert_eq!(c.put_host, Some(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)));
+    assert_eq!(
+        c.put_host,
+        Some(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+    );
     assert_eq!(c.get_host, Some(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)));
     for var in ["LIVELOG_PUT_HOST", "LIVELOG_GET_HOST"] {
         for bad in ["localhost", "[::1]", "127.0.0.1:80"] {

@@ -14,6 +14,7 @@ pub(super) fn raise_open_files_limit() {
 }
 
 /// Windows has no per-process limit on sockets and file handles to raise
-/// (the C runtime's stdio limit does not apply: livelog uses neither).
+/// (the C runtime's `_setmaxstdio` limit is for C `FILE` streams, which
+/// livelog does not use).
 #[cfg(not(unix))]
 pub(super) fn raise_open_files_limit() {}

@@ -50,8 +50,11 @@ impl Listeners {
         self.bound
             .into_iter()
             .map(|(listener, addr)| {
-                tokio::net::TcpListener::from_std(listener)
-                    .map_err(|source| StartupError::Bind { port, addr, source })
+                tokio::net::TcpListener::from_std(listener).map_err(|source| StartupError::Bind {
+                    port,
+                    addr,
+                    source,
+                })
             })
             .collect()
     }

@@ -101,6 +101,8 @@ impl Server {
     /// # Errors
     /// [`StartupError`] naming the file, directory or port at fault.
     pub async fn bind(config: Config) -> Result<Server, StartupError> {
+        // `Config`'s `Debug` leaves the token out.
+        tracing::debug!(?config, "starting");
         limits::raise_open_files_limit();
 
         let tls = config
