@@ -77,7 +77,7 @@ fn with_tls_and_a_version_1_certificate() {
         "-req",
         "-in",
         "server.csr",
-        "-key",
+        "-signkey",
         "server.key",
         "-sha1",
         "-days",

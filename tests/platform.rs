@@ -95,14 +95,17 @@ fn readers_connect_over_ipv4_and_ipv6_and_the_upload_over_either_loopback() {
     }
     // A second upload over IPv4 loopback reaches the same port (and is
     // refused as a second upload, not as a connection).
+    let dir = tempfile::tempdir().unwrap();
+    let (empty, reply) = (dir.path().join("empty"), dir.path().join("reply"));
+    std::fs::write(&empty, b"").unwrap();
     let (code, out, err) = curl(&[
         "-sS",
         "-T",
-        "/dev/null",
+        &empty.to_string_lossy(),
         "-w",
         "%{http_code}",
         "-o",
-        "/dev/null",
+        &reply.to_string_lossy(),
         &format!("http://127.0.0.1:{}/log", d.put.port()),
     ]);
     assert_eq!(code, 0, "{err}");
@@ -230,7 +233,7 @@ fn self_signed(dir: &Path, key: &Path, name: &str, v1: bool, digest: &str) -> Pa
         openssl(
             dir,
             &[
-                "x509", "-req", "-in", &csr, "-key", &key, digest, "-days", "2", "-out", name,
+                "x509", "-req", "-in", &csr, "-signkey", &key, digest, "-days", "2", "-out", name,
             ],
         );
     } else {
@@ -632,8 +635,11 @@ fn not_unicode(prefix: &str) -> OsString {
 fn command_with(extra: &[(OsString, OsString)], temp: &Path) -> Command {
     let mut cmd = Command::new(binary());
     cmd.env_clear();
-    if let Some(path) = std::env::var_os("PATH") {
-        cmd.env("PATH", path);
+    // PATH for wrappers; Windows cannot start networking without SystemRoot.
+    for var in ["PATH", "SystemRoot"] {
+        if let Some(value) = std::env::var_os(var) {
+            cmd.env(var, value);
+        }
     }
     cmd.env("ACCESS_TOKEN", TOKEN)
         .env("LIVELOG_PUT_PORT", "0")

@@ -100,6 +100,10 @@ impl DaemonBuilder {
         if let Ok(path) = std::env::var("PATH") {
             cmd.env("PATH", path);
         }
+        // Windows cannot start networking (Winsock) without SystemRoot.
+        if let Some(root) = std::env::var_os("SystemRoot") {
+            cmd.env("SystemRoot", root);
+        }
         for (k, v) in &self.envs {
             cmd.env(k, v);
         }
