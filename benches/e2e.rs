@@ -61,7 +61,11 @@ fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
 }
 
 fn main() {
+    // Thousands of client sockets; Windows has no such limit to raise.
+    #[cfg(unix)]
     let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
+    #[cfg(not(unix))]
+    let limit = 0;
     let mb: usize = env_or("LIVELOG_BENCH_MB", 1024);
     let scenarios: String = env_or(
         "LIVELOG_BENCH_SCENARIOS",

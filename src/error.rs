@@ -58,12 +58,21 @@ impl fmt::Display for StartupError {
                 "LIVELOG_TEMP_DIR {}: cannot create the temp file there: {source}",
                 dir.display()
             ),
-            StartupError::Bind { port, addr, source } => write!(
-                f,
-                "cannot listen on port {} ({addr}) for the {port} listener ({}): {source}",
-                addr.port(),
-                port.variable()
-            ),
+            StartupError::Bind { port, addr, source } => {
+                // Said in words too: some systems' own text for these is
+                // cryptic ("Cannot assign requested address") or missing.
+                let what = match source.kind() {
+                    io::ErrorKind::AddrInUse => "the port is in use: ",
+                    io::ErrorKind::AddrNotAvailable => "no such address on this host: ",
+                    _ => "",
+                };
+                write!(
+                    f,
+                    "cannot listen on port {} ({addr}) for the {port} listener ({}): {what}{source}",
+                    addr.port(),
+                    port.variable()
+                )
+            }
             StartupError::Signals(e) => write!(f, "cannot install signal handlers: {e}"),
             StartupError::UploadThread(e) => {
                 write!(f, "cannot start the upload listener's thread: {e}")

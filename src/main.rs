@@ -41,8 +41,10 @@ fn fail(err: &StartupError) -> ExitCode {
 
 /// `--help`, `--version`, `--short-version`; anything else is an error.
 fn handle_args() -> Option<ExitCode> {
-    let arg = std::env::args().nth(1)?;
-    match arg.as_str() {
+    // `args_os`: an argument that is not Unicode is an unknown one, not a
+    // panic.
+    let arg = std::env::args_os().nth(1)?;
+    match arg.to_str().unwrap_or_default() {
         "-h" | "--help" => {
             print!("{}", help());
             Some(ExitCode::SUCCESS)
@@ -55,7 +57,8 @@ fn handle_args() -> Option<ExitCode> {
             println!("{}", livelog::VERSION);
             Some(ExitCode::SUCCESS)
         }
-        other => {
+        _ => {
+            let other = arg.to_string_lossy();
             eprintln!(
                 "livelog: error: unknown argument {other:?}; livelog is configured by environment variables (see livelog --help)"
             );
@@ -68,7 +71,7 @@ fn help() -> String {
     let mut s = format!(
         "livelog {}\n\
          Streams one log upload to many readers, live.\n\n\
-         Upload:  PUT  http://127.0.0.1:$LIVELOG_PUT_PORT/log        (e.g. curl -T - ...)\n\
+         Upload:  PUT  http://localhost:$LIVELOG_PUT_PORT/log        (e.g. curl -T - ...)\n\
          Read:    GET  http(s)://HOST:$LIVELOG_GET_PORT/log/$ACCESS_TOKEN\n\n\
          Usage: livelog [--help | --version | --short-version]\n\n\
          Environment:\n",
@@ -78,8 +81,9 @@ fn help() -> String {
         s.push_str(&format!("  {name:<29} {what}\n"));
     }
     s.push_str(
-        "\nExit codes: 0 after SIGTERM/SIGINT; 64/65 LIVELOG_PUT_PORT not a number/out of range;\n\
-         66/67 the same for LIVELOG_GET_PORT; 2 an unknown argument;\n\
+        "\nExit codes: 0 after SIGTERM/SIGINT (Windows: Ctrl-C, Ctrl-Break, console close);\n\
+         64/65 LIVELOG_PUT_PORT not a number/out of range; 66/67 the same for LIVELOG_GET_PORT;\n\
+         2 an unknown argument;\n\
          1 any other startup error (the message names it).\n",
     );
     s

@@ -48,6 +48,7 @@ fn assert_one_line_reason(reply: &str, status: u16, starts: &str) {
 }
 
 #[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "reads /proc")]
 fn connections_beyond_the_cap_are_closed_and_a_reader_is_served_later() {
     let d = Daemon::builder()
         .env("LIVELOG_MAX_CONNECTIONS", "50")
@@ -162,6 +163,7 @@ fn plain_http_sent_to_the_https_port_is_told_so() {
 /// upload reads the 507 and its reason, instead of a broken pipe: livelog
 /// reads and discards the rest of the body after answering.
 #[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs prlimit (util-linux)")]
 fn a_streamed_upload_that_fills_the_disk_reads_its_507() {
     for round in 0..3 {
         let d = Daemon::builder()
@@ -398,6 +400,10 @@ fn the_token_sent_anywhere_never_reaches_the_log() {
 /// SIGTERM with nothing left to wait for — no upload in progress, every
 /// reader sent all there is — exits 0 at once, not after the 5 s grace.
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "sends SIGTERM with kill(1) and reads /proc"
+)]
 fn sigterm_with_nothing_to_wait_for_exits_at_once() {
     // A reader waiting for an upload that has not started.
     let mut d = Daemon::start();
@@ -452,6 +458,10 @@ fn reader_waiting(d: &Daemon) -> bool {
 /// While an upload runs, SIGTERM keeps its grace: the upload may finish,
 /// and its readers get the whole log, complete.
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "sends SIGTERM with kill(1) and reads /proc"
+)]
 fn sigterm_during_an_upload_lets_it_finish_within_the_grace() {
     let mut d = Daemon::start();
     let mut up = Uploader::start(d.put);

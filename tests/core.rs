@@ -282,6 +282,10 @@ fn token_never_appears_in_logs() {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "reads /proc; tests/platform.rs covers every platform"
+)]
 fn temp_file_is_unlinked_even_after_sigkill() {
     let mut d = Daemon::builder().own_temp_dir().start();
     let dir = d.temp_dir().unwrap().to_owned();
@@ -314,6 +318,7 @@ fn temp_file_is_unlinked_even_after_sigkill() {
 }
 
 #[test]
+#[cfg_attr(not(unix), ignore = "sends SIGTERM with kill(1)")]
 fn sigterm_exits_zero_and_lets_a_complete_log_drain() {
     let mut d = Daemon::start();
     let data = pattern(2_000_000, 4);
@@ -332,6 +337,7 @@ fn sigterm_exits_zero_and_lets_a_complete_log_drain() {
 }
 
 #[test]
+#[cfg_attr(not(unix), ignore = "sends SIGTERM with kill(1)")]
 fn sigterm_ends_a_live_read_incomplete_and_exits_zero() {
     let mut d = Daemon::start();
     let mut up = Uploader::start(d.put);
@@ -459,6 +465,7 @@ fn live_http2_reader_is_incomplete_when_upload_breaks() {
 /// fail here after 30 s, however busy the machine; no bound on how fast a
 /// line travels is assumed.
 #[test]
+#[cfg_attr(windows, ignore = "runs a README block with bash")]
 fn readme_example_streams_each_line_as_written() {
     let d = Daemon::start();
     let reader = CurlReader::spawn(&["-sN", &d.get_url()]);

@@ -302,6 +302,7 @@ fn curl_upload(d: &Daemon, data: &[u8]) -> CurlUpload {
 }
 
 #[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs prlimit (util-linux)")]
 fn storage_failure_gives_507_and_readers_end_incomplete() {
     let mut d = fsize_limited_daemon();
     let data = pattern(2 * ONE_MIB, 5);
@@ -359,6 +360,7 @@ fn storage_failure_gives_507_and_readers_end_incomplete() {
 /// the last chunks still queued in hyper) must still get every stored byte
 /// before the incomplete end.
 #[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs prlimit (util-linux)")]
 fn storage_failure_bursty_reader_gets_every_stored_byte() {
     const LIMIT: usize = 8 * ONE_MIB;
     let d = Daemon::builder()
@@ -408,6 +410,7 @@ fn storage_failure_bursty_reader_gets_every_stored_byte() {
 /// from the start, get exactly the stored bytes and then an incomplete end
 /// (`RST_STREAM` / no last chunk).
 #[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs prlimit (util-linux)")]
 fn storage_failure_over_tls_gives_every_stored_byte_then_incomplete() {
     let (_dir, cert, key, pem) = self_signed_cert();
     let d = Daemon::builder()

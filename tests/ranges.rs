@@ -273,6 +273,7 @@ fn completed_log_serves_rfc9110_ranges() {
 /// The README's tail example, run as written: the last 1 KiB of a finished
 /// log. And its resume example on a finished log: the rest, ending at once.
 #[test]
+#[cfg_attr(windows, ignore = "runs a README block with bash")]
 fn readme_curl_examples_on_a_finished_log() {
     let d = Daemon::start();
     let log = pattern(50_000, 11);
@@ -641,6 +642,7 @@ fn live_range_past_the_end_waits_for_its_first_byte() {
 /// `curl -N -H 'Range: bytes=N-9007199254740991'` yields exactly `log[N..]`
 /// and exits 0 when the upload completes.
 #[test]
+#[cfg_attr(windows, ignore = "runs a README block with bash")]
 fn readme_resume_follows_a_live_log_with_curl() {
     let d = Daemon::start();
     let log: Vec<u8> = (1..=3000)
@@ -909,6 +911,7 @@ fn head_needs_no_reader_slot() {
 /// The README's "continue a partial build.log in place" example, run as
 /// written while the upload continues: the file ends up the whole log.
 #[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "the README block uses GNU stat")]
 fn readme_continues_a_partial_file_in_place() {
     let d = Daemon::start();
     let log: Vec<u8> = (1..=4000)

@@ -132,6 +132,7 @@ fn eight_curl_readers_of_a_full_speed_upload_are_byte_exact() {
 /// upload back, does not make the daemon's memory grow with how far behind it
 /// is, and once it reads, gets every byte.
 #[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "reads /proc")]
 fn stalled_reader_costs_bounded_memory_and_then_gets_every_byte() {
     const SIZE: usize = 96 * MIB;
     const RSS_BOUND_KIB: u64 = 64 * 1024;
@@ -422,6 +423,7 @@ fn eleventh_reader_is_refused_with_retry_after() {
 /// Started with a soft open-files limit of 64 (hard 4096), the daemon still
 /// serves 200 concurrent readers: it raises its own soft limit.
 #[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs prlimit (util-linux)")]
 fn readers_beyond_a_low_inherited_open_files_limit_are_served() {
     const READERS: usize = 200;
     let daemon = Daemon::builder()

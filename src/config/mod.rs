@@ -4,9 +4,15 @@
 //! `envy` + `serde` read the variables as strings; [`Config::from_vars`] then
 //! checks each one and turns it into a typed value, so that every error names
 //! its variable and the port errors keep the Go livelog's exit codes.
+//!
+//! The environment is read as it is, not as text: a variable that is not
+//! valid UTF-8 (Unix) or UTF-16 (Windows) is someone else's business and
+//! ignored, unless it is one of livelog's own, which is then an error naming
+//! it. Nothing in the environment can make livelog panic.
 
+use std::ffi::OsString;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -63,7 +69,11 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("LIVELOG_GET_PORT", "reader (GET) port (default 60023)"),
     (
         "LIVELOG_PUT_HOST",
-        "address the upload port binds (default 127.0.0.1; anything else logs a warning)",
+        "one address for the upload port instead of loopback (127.0.0.1 and ::1); non-loopback logs a warning",
+    ),
+    (
+        "LIVELOG_GET_HOST",
+        "one address for the reader port instead of every interface, IPv4 and IPv6",
     ),
     (
         "SERVER_CRT_FILE",
@@ -167,8 +177,12 @@ impl fmt::Display for Port {
 pub struct Config {
     /// The secret in `/log/<ACCESS_TOKEN>`. Never printed: `Debug` redacts it.
     pub access_token: String,
-    /// Address the upload listener binds; loopback unless opted out.
-    pub put_host: IpAddr,
+    /// The one address the upload listener binds (`LIVELOG_PUT_HOST`);
+    /// `None`: loopback, `127.0.0.1` and `::1`.
+    pub put_host: Option<IpAddr>,
+    /// The one address the reader listener binds (`LIVELOG_GET_HOST`);
+    /// `None`: every interface, IPv4 and IPv6.
+    pub get_host: Option<IpAddr>,
     /// Upload listener port (0: any free port).
     pub put_port: u16,
     /// Reader listener port (0: any free port).
@@ -202,6 +216,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("access_token", &"<redacted>")
             .field("put_host", &self.put_host)
+            .field("get_host", &self.get_host)
             .field("put_port", &self.put_port)
             .field("get_port", &self.get_port)
             .field("tls", &self.tls)
@@ -223,7 +238,8 @@ impl Config {
     pub fn new(access_token: impl Into<String>) -> Self {
         Config {
             access_token: access_token.into(),
-            put_host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            put_host: None,
+            get_host: None,
             put_port: DEFAULT_PUT_PORT,
             get_port: DEFAULT_GET_PORT,
             tls: None,
@@ -244,11 +260,41 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] naming the first bad variable.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let vars: RawVars = envy::from_env().map_err(|e| ConfigError {
-            message: format!("cannot read the environment: {e}"),
-            exit_code: 1,
-        })?;
-        Self::from_vars(vars)
+        Self::from_os_pairs(std::env::vars_os())
+    }
+
+    /// Reads `(name, value)` pairs as the operating system gives them (for
+    /// tests): a pair that is not Unicode is skipped, unless the name is one
+    /// of livelog's own [`VARIABLES`], which is an error.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first bad variable.
+    pub fn from_os_pairs<I>(pairs: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (OsString, OsString)>,
+    {
+        let mut text = Vec::new();
+        for (name, value) in pairs {
+            match (name.into_string(), value.into_string()) {
+                (Ok(name), Ok(value)) => text.push((name, value)),
+                (Ok(name), Err(_)) if is_livelogs(&name) => {
+                    let exit_code = match name.to_ascii_uppercase().as_str() {
+                        "LIVELOG_PUT_PORT" => 64,
+                        "LIVELOG_GET_PORT" => 66,
+                        _ => 1,
+                    };
+                    return Err(ConfigError {
+                        message: format!(
+                            "{name} is not valid Unicode text: livelog reads its variables as text"
+                        ),
+                        exit_code,
+                    });
+                }
+                // Not livelog's: another program's business.
+                _ => {}
+            }
+        }
+        Self::from_pairs(text)
     }
 
     /// Reads `(name, value)` pairs as if they were the environment (for tests).
@@ -285,12 +331,11 @@ impl Config {
         if let Some(p) = non_empty(v.livelog_get_port) {
             config.get_port = parse_port("LIVELOG_GET_PORT", &p, 66, 67)?;
         }
-        if let Some(h) = v.livelog_put_host.filter(|h| !h.is_empty()) {
-            config.put_host = h.trim().parse().map_err(|_| {
-                ConfigError::new(format!(
-                    "LIVELOG_PUT_HOST={h:?} is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)"
-                ))
-            })?;
+        if let Some(h) = non_empty(v.livelog_put_host) {
+            config.put_host = Some(parse_host("LIVELOG_PUT_HOST", &h, "127.0.0.1 or ::1")?);
+        }
+        if let Some(h) = non_empty(v.livelog_get_host) {
+            config.get_host = Some(parse_host("LIVELOG_GET_HOST", &h, "0.0.0.0 or ::")?);
         }
         config.tls = tls_files(non_empty(v.server_crt_file), non_empty(v.server_key_file))?;
         if let Some(dir) = non_empty(v.livelog_temp_dir) {
@@ -353,6 +398,7 @@ struct RawVars {
     livelog_put_port: Option<String>,
     livelog_get_port: Option<String>,
     livelog_put_host: Option<String>,
+    livelog_get_host: Option<String>,
     server_crt_file: Option<String>,
     server_key_file: Option<String>,
     livelog_temp_dir: Option<String>,
@@ -381,6 +427,23 @@ fn tls_files(cert: Option<String>, key: Option<String>) -> Result<Option<TlsFile
             "SERVER_KEY_FILE is set but SERVER_CRT_FILE is not: set both for HTTPS, or neither",
         )),
     }
+}
+
+/// Whether `name` is one of livelog's [`VARIABLES`], as `envy` matches them
+/// (ignoring ASCII case).
+fn is_livelogs(name: &str) -> bool {
+    VARIABLES
+        .iter()
+        .any(|(own, _)| own.eq_ignore_ascii_case(name))
+}
+
+/// An IP address (no port, no name: livelog does no name lookups).
+fn parse_host(name: &str, value: &str, examples: &str) -> Result<IpAddr, ConfigError> {
+    value.trim().parse().map_err(|_| {
+        ConfigError::new(format!(
+            "{name}={value:?} is not an IP address (e.g. {examples})"
+        ))
+    })
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {

@@ -21,7 +21,9 @@ fn defaults_match_the_go_livelog() {
     let c = cfg(&[("ACCESS_TOKEN", "t")]).unwrap();
     assert_eq!(c.put_port, 60022);
     assert_eq!(c.get_port, 60023);
-    assert_eq!(c.put_host, IpAddr::V4(Ipv4Addr::LOCALHOST));
+    // Loopback in both families; every interface in both families.
+    assert_eq!(c.put_host, None);
+    assert_eq!(c.get_host, None);
     assert!(c.tls.is_none());
     assert!(!c.debug);
     assert_eq!(c.ring_bytes, DEFAULT_RING_BYTES);
@@ -90,14 +92,74 @@ fn limits_are_checked_and_named() {
         ("LIVELOG_STALL_TIMEOUT_SECS", "7"),
         ("DEBUG", "*"),
         ("LIVELOG_PUT_HOST", "0.0.0.0"),
+        ("LIVELOG_GET_HOST", " ::1 "),
     ])
     .unwrap();
     assert_eq!(c.ring_bytes, 0);
     assert_eq!(c.stall_timeout, Duration::from_secs(7));
     assert!(c.debug);
-    assert_eq!(c.put_host, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let err = cfg(&[("ACCESS_TOKEN", "t"), ("LIVELOG_PUT_HOST", "localhost")]).unwrap_err();
-    assert!(err.message.contains("LIVELOG_PUT_HOST"), "{err}");
+    assert_eq!(
+        c.put_host,
+        Some(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+    );
+    assert_eq!(c.get_host, Some(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)));
+    for var in ["LIVELOG_PUT_HOST", "LIVELOG_GET_HOST"] {
+        for bad in ["localhost", "[::1]", "127.0.0.1:80"] {
+            let err = cfg(&[("ACCESS_TOKEN", "t"), (var, bad)]).unwrap_err();
+            assert!(err.message.contains(var), "{err}");
+            assert_eq!(err.exit_code, 1);
+        }
+    }
+}
+
+/// A string the platform's environment can hold that is not Unicode: a
+/// byte that is not UTF-8 on Unix, a lone surrogate on Windows.
+#[cfg(unix)]
+fn not_unicode(prefix: &str) -> OsString {
+    use std::os::unix::ffi::OsStringExt;
+    let mut bytes = prefix.as_bytes().to_vec();
+    bytes.push(0xff);
+    OsString::from_vec(bytes)
+}
+
+#[cfg(windows)]
+fn not_unicode(prefix: &str) -> OsString {
+    use std::os::windows::ffi::OsStringExt;
+    let mut wide: Vec<u16> = prefix.encode_utf16().collect();
+    wide.push(0xd800);
+    OsString::from_wide(&wide)
+}
+
+fn os_cfg(pairs: Vec<(OsString, OsString)>) -> Result<Config, ConfigError> {
+    Config::from_os_pairs(pairs)
+}
+
+#[test]
+fn variables_that_are_not_unicode_are_ignored_unless_they_are_livelogs() {
+    let token = || ("ACCESS_TOKEN".into(), "t".into());
+    // Someone else's: a name or a value that is not Unicode is ignored.
+    let c = os_cfg(vec![
+        (not_unicode("OTHER_"), "x".into()),
+        ("LANG".into(), not_unicode("C.")),
+        token(),
+        ("LIVELOG_GET_PORT".into(), "1234".into()),
+    ])
+    .unwrap();
+    assert_eq!(c.get_port, 1234);
+    // livelog's own: an error naming it, with the port's exit code.
+    for (var, code) in [
+        ("ACCESS_TOKEN", 1),
+        ("LIVELOG_PUT_PORT", 64),
+        ("LIVELOG_GET_PORT", 66),
+        ("LIVELOG_TEMP_DIR", 1),
+        ("SERVER_CRT_FILE", 1),
+        ("DEBUG", 1),
+    ] {
+        let err = os_cfg(vec![token(), (var.into(), not_unicode("a"))]).unwrap_err();
+        assert_eq!(err.exit_code, code, "{var}");
+        assert!(err.message.starts_with(var), "{err}");
+        assert!(err.message.contains("not valid Unicode"), "{err}");
+    }
 }
 
 #[test]

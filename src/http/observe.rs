@@ -9,7 +9,7 @@
 //! slowest reader's lag is a lookup (`store/positions.rs`).
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use http::{HeaderMap, Method, Response, StatusCode, header};
 use prometheus_client::collector::Collector;
@@ -350,6 +350,7 @@ mod process {
     /// much for every scrape, so it is counted on the blocking pool at most
     /// this often, and scrapes read the last count.
     const OPEN_FDS_EVERY: Duration = Duration::from_secs(10);
+    use std::time::{SystemTime, UNIX_EPOCH};
 
     #[derive(Debug)]
     pub struct ProcessCollector {

@@ -218,11 +218,48 @@ async fn linger(mut body: Incoming) {
 
 /// `507 Insufficient Storage` (RFC 4918 §11.5) when the disk, quota or a
 /// file-size limit is full; `500` for other I/O errors.
+///
+/// std sorts the platforms' error codes into these kinds: `ENOSPC`,
+/// `EDQUOT` and `EFBIG` on Unix; `ERROR_DISK_FULL` (112),
+/// `ERROR_HANDLE_DISK_FULL` (39), `ERROR_DISK_QUOTA_EXCEEDED` (1295) and
+/// `ERROR_FILE_TOO_LARGE` (223) on Windows.
 fn storage_status(err: &io::Error) -> (StatusCode, &'static str) {
-    match err.raw_os_error() {
-        Some(libc::ENOSPC | libc::EFBIG | libc::EDQUOT) => {
+    match err.kind() {
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded | io::ErrorKind::FileTooLarge => {
             (StatusCode::INSUFFICIENT_STORAGE, "insufficient storage")
         }
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "storage error"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The raw codes each platform reports for a full disk, a quota and a
+    /// file-size limit, and one that is none of these.
+    #[cfg(unix)]
+    const FULL: &[i32] = &[libc::ENOSPC, libc::EDQUOT, libc::EFBIG];
+    #[cfg(unix)]
+    const OTHER: i32 = libc::EIO;
+    // ERROR_DISK_FULL, ERROR_HANDLE_DISK_FULL, ERROR_DISK_QUOTA_EXCEEDED,
+    // ERROR_FILE_TOO_LARGE (winerror.h); ERROR_CRC.
+    #[cfg(windows)]
+    const FULL: &[i32] = &[112, 39, 1295, 223];
+    #[cfg(windows)]
+    const OTHER: i32 = 23;
+
+    #[test]
+    fn full_storage_is_507_and_other_errors_500() {
+        for &code in FULL {
+            let err = io::Error::from_raw_os_error(code);
+            assert_eq!(
+                storage_status(&err).0,
+                StatusCode::INSUFFICIENT_STORAGE,
+                "{err}"
+            );
+        }
+        let err = io::Error::from_raw_os_error(OTHER);
+        assert_eq!(storage_status(&err).0, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

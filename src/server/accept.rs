@@ -1,4 +1,4 @@
-//! The accept loop of one listener, with its connection cap.
+//! The accept loop of one port, with its connection cap.
 //!
 //! Only a `GET` body takes a reader slot; a connection costs a socket and
 //! memory before that (a TLS handshake, a request head on its way, an HTTP/2
@@ -6,9 +6,10 @@
 //! beyond the cap a connection is accepted and closed at once, and the
 //! refusals are logged at most once a second.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -29,19 +30,44 @@ const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(1);
 /// descriptor), rather than spinning; open connections keep being served.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
-/// Accepts connections on `listener` (the `port`) until
-/// `ctx.stopping` is cancelled, serving each on a task of its own while
-/// fewer than `max_connections` are open. Each connection is watched by
-/// `graceful`, which the caller shuts down once this returns.
+/// Accepts connections on `listeners` (the `port`'s sockets: one per
+/// address it listens on) until `ctx.stopping` is cancelled, serving each on
+/// a task of its own while fewer than `max_connections` are open on all of
+/// them together. Each connection is watched by `graceful`, which the caller
+/// shuts down once this returns.
 pub async fn accept_loop(
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     port: Port,
     max_connections: usize,
     ctx: Arc<ConnContext>,
     graceful: Arc<GracefulShutdown>,
 ) {
     let open = Arc::new(Semaphore::new(max_connections));
-    let mut refusals = Refusals::default();
+    let refusals = Mutex::new(Refusals::default());
+    join_all(listeners.iter().map(|listener| {
+        accept_from(
+            listener,
+            port,
+            max_connections,
+            &open,
+            &refusals,
+            &ctx,
+            &graceful,
+        )
+    }))
+    .await;
+}
+
+/// [`accept_loop`] for one of the port's sockets.
+async fn accept_from(
+    listener: &TcpListener,
+    port: Port,
+    max_connections: usize,
+    open: &Arc<Semaphore>,
+    refusals: &Mutex<Refusals>,
+    ctx: &Arc<ConnContext>,
+    graceful: &GracefulShutdown,
+) {
     loop {
         let accepted = tokio::select! {
             _ = ctx.stopping.cancelled() => break,
@@ -49,17 +75,19 @@ pub async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => {
-                let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+                let Ok(permit) = Arc::clone(open).try_acquire_owned() else {
                     drop(stream);
                     ctx.metrics
                         .connections_refused
                         .get_or_create(&PortLabels::of(port))
                         .inc();
+                    // Held for a counter update; never across an `.await`.
+                    let mut refusals = refusals.lock().unwrap_or_else(|e| e.into_inner());
                     refusals.count(port, max_connections);
                     continue;
                 };
                 let counted = ctx.metrics.connection_opened(port);
-                let ctx = Arc::clone(&ctx);
+                let ctx = Arc::clone(ctx);
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
                     conn::serve(port, stream, peer, ctx, watcher).await;

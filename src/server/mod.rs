@@ -1,8 +1,9 @@
 //! Sockets, TLS, protocols and the daemon's lifecycle: bind everything,
 //! serve until told to stop, then shut down gracefully.
 //!
-//! * `listen.rs` — binding the listening sockets;
-//! * `accept.rs` — each listener's accept loop and connection cap;
+//! * `listen.rs` — binding the listening sockets, IPv4 and IPv6;
+//! * `accept.rs` — each port's accept loop and connection cap;
+//! * `limits.rs` — the open-files limit;
 //! * `conn.rs` — one connection: HTTP/1.1, TLS, HTTP/2, timeouts;
 //! * `h1_io.rs` — what an HTTP/1.1 connection's I/O adds to hyper's;
 //! * `stall.rs` — the stall timeout for each HTTP/2 stream;
@@ -14,12 +15,13 @@
 mod accept;
 mod conn;
 mod h1_io;
+mod limits;
 mod listen;
 mod stall;
 pub mod tls;
 
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +35,7 @@ pub use h1_io::MAX_HEAD_BYTES;
 
 use self::accept::{UPLOAD_MAX_CONNECTIONS, accept_loop};
 use self::conn::ConnContext;
+use self::listen::Listeners;
 use crate::config::{Config, Port};
 use crate::error::StartupError;
 use crate::http::observe::{Limits, Observer};
@@ -67,8 +70,9 @@ pub async fn run(config: Config) -> Result<(), StartupError> {
 /// ports are bound.
 pub struct Server {
     upload: UploadListener,
-    reader: TcpListener,
-    reader_addr: SocketAddr,
+    readers: Vec<TcpListener>,
+    /// Where the reader port listens, the ready line's first address first.
+    reader_addrs: Vec<SocketAddr>,
     max_connections: usize,
     store: LogStore,
     ctx: Arc<ConnContext>,
@@ -83,24 +87,23 @@ pub struct Server {
 /// soon as its bytes arrive; readers share the CPU with it, but never hold
 /// its place in a queue.
 struct UploadListener {
-    /// Deregistered from the main runtime: the upload's runtime registers it.
-    listener: std::net::TcpListener,
-    addr: SocketAddr,
+    /// Not registered with any runtime yet: the upload's runtime does it.
+    listeners: Listeners,
+    /// Where the upload port listens, the ready line's first address first.
+    addrs: Vec<SocketAddr>,
 }
 
 impl Server {
-    /// Checks the configuration against the machine: loads the TLS files,
-    /// creates the unlinked temp file, binds both ports, and raises the soft open-files limit to the hard one
-    /// (thousands of readers need thousands of descriptors; Go programs do
-    /// the same at startup). Everything that can fail at startup fails here.
+    /// Checks the configuration against the machine: raises the open-files
+    /// limit, loads the TLS files, creates the temp file and binds both
+    /// ports. Everything that can fail at startup fails here.
     ///
     /// # Errors
     /// [`StartupError`] naming the file, directory or port at fault.
     pub async fn bind(config: Config) -> Result<Server, StartupError> {
-        match rlimit::increase_nofile_limit(u64::MAX) {
-            Ok(limit) => tracing::debug!(limit, "open-files limit raised to the hard limit"),
-            Err(err) => tracing::warn!("cannot raise the open-files limit: {err}"),
-        }
+        // `Config`'s `Debug` leaves the token out.
+        tracing::debug!(?config, "starting");
+        limits::raise_open_files_limit();
 
         let tls = config
             .tls
@@ -121,16 +124,13 @@ impl Server {
             source,
         })?;
 
-        let upload = UploadListener::bind(SocketAddr::new(config.put_host, config.put_port))?;
-        let reader_addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), config.get_port);
-        let reader = listen::bind(reader_addr).map_err(|source| StartupError::Bind {
-            port: Port::Reader,
-            addr: reader_addr,
-            source,
-        })?;
-        if !config.put_host.is_loopback() {
+        let upload = UploadListener::bind(config.put_host, config.put_port)?;
+        let readers = listen::bind_port(Port::Reader, config.get_host, config.get_port)?;
+        let reader_addrs = readers.addrs();
+        let readers = readers.register(Port::Reader)?;
+        if let Some(put_host) = config.put_host.filter(|h| !h.is_loopback()) {
             tracing::warn!(
-                put_host = %config.put_host,
+                put_host = %put_host,
                 "the upload port is bound to a non-loopback address: anyone who can reach it can write the log"
             );
         }
@@ -157,8 +157,8 @@ impl Server {
         });
         Ok(Server {
             upload,
-            reader_addr: reader.local_addr().unwrap_or(reader_addr),
-            reader,
+            reader_addrs,
+            readers,
             max_connections: config.max_connections,
             store,
             ctx,
@@ -176,29 +176,40 @@ impl Server {
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), StartupError> {
         let Server {
             upload,
-            reader,
-            reader_addr,
+            readers,
+            reader_addrs,
             max_connections,
             store,
             ctx,
         } = self;
         let graceful = Arc::new(GracefulShutdown::new());
-        let upload_addr = upload.addr;
+        let upload_addrs = upload.addrs.clone();
         let mut upload_thread = upload.spawn(Arc::clone(&ctx), Arc::clone(&graceful))?;
         let readers = tokio::spawn(accept_loop(
-            reader,
+            readers,
             Port::Reader,
             max_connections,
             Arc::clone(&ctx),
             Arc::clone(&graceful),
         ));
         let tls = ctx.tls.is_some();
+        let scheme = if tls { "https" } else { "http" };
+        let urls = |scheme: &str, addrs: &[SocketAddr], path: &str| {
+            let urls: Vec<String> = addrs
+                .iter()
+                .map(|addr| format!("{scheme}://{addr}{path}"))
+                .collect();
+            urls.join(" or ")
+        };
+        // `put` and `get` are the first addresses of each port; the message
+        // lists every one (the reader's `[::]` takes IPv4 too).
         tracing::info!(
-            put = %upload_addr,
-            get = %reader_addr,
+            put = %upload_addrs[0],
+            get = %reader_addrs[0],
             tls = %if tls { "on" } else { "off" },
-            "livelog ready: upload with PUT http://{upload_addr}/log, read with GET {}://{reader_addr}/log/<ACCESS_TOKEN>",
-            if tls { "https" } else { "http" },
+            "livelog ready: upload with PUT {}, read with GET {}",
+            urls("http", &upload_addrs, "/log"),
+            urls(scheme, &reader_addrs, "/log/<ACCESS_TOKEN>"),
         );
 
         shutdown.await;
@@ -232,18 +243,12 @@ impl Server {
 }
 
 impl UploadListener {
-    /// Binds `addr`.
-    fn bind(addr: SocketAddr) -> Result<Self, StartupError> {
-        let listener = listen::bind(addr)
-            .and_then(|listener| listener.into_std())
-            .map_err(|source| StartupError::Bind {
-                port: Port::Upload,
-                addr,
-                source,
-            })?;
+    /// Binds the upload port: on `host`, else on loopback (both families).
+    fn bind(host: Option<std::net::IpAddr>, port: u16) -> Result<Self, StartupError> {
+        let listeners = listen::bind_port(Port::Upload, host, port)?;
         Ok(UploadListener {
-            addr: listener.local_addr().unwrap_or(addr),
-            listener,
+            addrs: listeners.addrs(),
+            listeners,
         })
     }
 
@@ -258,7 +263,7 @@ impl UploadListener {
         ctx: Arc<ConnContext>,
         graceful: Arc<GracefulShutdown>,
     ) -> Result<UploadThread, StartupError> {
-        let listener = self.listener;
+        let listeners = self.listeners;
         let done = CancellationToken::new();
         let finish = done.clone();
         let (started, start) = std::sync::mpsc::sync_channel(1);
@@ -270,17 +275,17 @@ impl UploadListener {
                     .build()
                 {
                     Ok(runtime) => runtime,
-                    Err(err) => return drop(started.send(Err(err))),
+                    Err(err) => return drop(started.send(Err(StartupError::UploadThread(err)))),
                 };
-                let listener = {
+                let listeners = {
                     let _on_upload_runtime = runtime.enter();
-                    match TcpListener::from_std(listener) {
-                        Ok(listener) => listener,
+                    match listeners.register(Port::Upload) {
+                        Ok(listeners) => listeners,
                         Err(err) => return drop(started.send(Err(err))),
                     }
                 };
                 let accepting = runtime.spawn(accept_loop(
-                    listener,
+                    listeners,
                     Port::Upload,
                     UPLOAD_MAX_CONNECTIONS,
                     ctx,
@@ -300,7 +305,7 @@ impl UploadListener {
                 done,
                 thread,
             }),
-            Ok(Err(err)) => Err(StartupError::UploadThread(err)),
+            Ok(Err(err)) => Err(err),
             Err(_) => Err(StartupError::UploadThread(std::io::Error::other(
                 "the upload thread ended before it started",
             ))),

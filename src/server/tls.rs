@@ -1,6 +1,11 @@
 //! HTTPS for the reader port: loads the PEM certificate chain and key named by
 //! `SERVER_CRT_FILE` / `SERVER_KEY_FILE` into a rustls server config.
 //!
+//! Whatever the Go livelog serves, this serves: X.509 v1 and v3
+//! certificates, chains with intermediates (leaf first), RSA, ECDSA P-256
+//! and P-384, and Ed25519 keys in PKCS#1, PKCS#8 or SEC1. The key must match
+//! the certificate (their public keys are compared, as rustls and Go do).
+//!
 //! ALPN offers `h2` then `http/1.1`, so `curl --http2` and browsers get
 //! HTTP/2 as they did from the Go livelog. PEM is read with
 //! `rustls-pki-types`' `PemObject` (`rustls-pemfile` is unmaintained,
@@ -10,8 +15,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rustls::ServerConfig;
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::prelude::FromDer;
 
 use crate::config::TlsFiles;
 use crate::error::TlsError;
@@ -25,7 +33,8 @@ pub const ALPN_HTTP11: &[u8] = b"http/1.1";
 ///
 /// # Errors
 /// [`TlsError`] naming the file: unreadable, not PEM, holding no certificate
-/// or key, or a key that does not match the certificate.
+/// or key, a certificate that is not X.509, a key of a kind TLS cannot use,
+/// or a key that does not match the certificate.
 pub fn load(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
     let cert_err = |reason: String| TlsError {
         variable: "SERVER_CRT_FILE",
@@ -50,23 +59,51 @@ pub fn load(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
             "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
         ));
     }
+    let leaf_spki = leaf_public_key(&certs[0]).map_err(cert_err)?;
     let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| key_err(pem_reason(e)))?;
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let signing_key = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| key_err(format!("cannot be used: {}", rustls_reason(e))))?;
+    match signing_key.public_key() {
+        Some(key_spki) if key_spki.as_ref() == leaf_spki.as_slice() => {}
+        Some(_) => {
+            return Err(key_err(format!(
+                "does not match the certificate in SERVER_CRT_FILE {} (their public keys differ)",
+                files.cert.display()
+            )));
+        }
+        None => {
+            return Err(key_err(
+                "cannot be used: its public key is unknown, so it cannot be checked against the certificate"
+                    .into(),
+            ));
+        }
+    }
+    // The key was checked against the certificate above, with a parser that
+    // reads every X.509 version; rustls's own check (`with_single_cert`)
+    // refuses version 1 certificates, which the Go livelog serves.
+    let certified = CertifiedKey::new(certs, signing_key);
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| cert_err(format!("no usable TLS versions: {e}")))?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| match e {
-            rustls::Error::InconsistentKeys(_) => key_err(format!(
-                "does not match the certificate in SERVER_CRT_FILE {}",
-                files.cert.display()
-            )),
-            other => key_err(format!("cannot be used with the certificate: {other}")),
-        })?;
+        .with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
     config.alpn_protocols = vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()];
     Ok(Arc::new(config))
+}
+
+/// The DER `SubjectPublicKeyInfo` of the first certificate in the chain
+/// (the server's own), from any X.509 version (1, 2 or 3).
+fn leaf_public_key(leaf: &CertificateDer<'_>) -> Result<Vec<u8>, String> {
+    match X509Certificate::from_der(leaf.as_ref()) {
+        Ok((_, cert)) => Ok(cert.public_key().raw.to_vec()),
+        Err(e) => Err(format!(
+            "its first certificate (the server's) is not a valid X.509 certificate: {e}"
+        )),
+    }
 }
 
 /// Opens the file once so that "missing" and "permission denied" are told
@@ -75,6 +112,14 @@ fn readable(path: &Path) -> Result<(), String> {
     std::fs::File::open(path)
         .map(drop)
         .map_err(|e| format!("cannot be read: {e}"))
+}
+
+/// rustls's reason for refusing a key, without its enum wrapping.
+fn rustls_reason(e: rustls::Error) -> String {
+    match e {
+        rustls::Error::General(reason) => reason,
+        other => other.to_string(),
+    }
 }
 
 fn pem_reason(e: pem::Error) -> String {

@@ -1,17 +1,21 @@
 //! The log's temp file and positional I/O on it.
 //!
 //! The upload writes at its own offset and every reader reads at its own, so
-//! no seek position is shared: writes are `pwrite`, reads `pread`. Bytes still
-//! in the page cache can be read without blocking the worker (`preadv2` with
-//! `RWF_NOWAIT`, Linux 4.14+); every other platform, and every filesystem that
-//! cannot, reads them on the blocking pool instead.
+//! no seek position is shared: writes and reads are positional (`pwrite` and
+//! `pread` on Unix, `WriteFile`/`ReadFile` with an offset on Windows). Bytes
+//! still in the page cache can be read without blocking the worker on Linux
+//! (`preadv2` with `RWF_NOWAIT`, Linux 4.14+); every other platform, and
+//! every filesystem that cannot, reads them on the blocking pool instead.
+//!
+//! The platform code is the `os` module at the end: the rest of the file is
+//! the same everywhere.
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-/// The unlinked temp file holding every stored byte of the log.
+/// The temp file holding every stored byte of the log, gone from its
+/// directory however the process ends.
 #[derive(Debug)]
 pub struct LogFile {
     file: File,
@@ -23,14 +27,16 @@ pub struct LogFile {
 pub struct Written {
     /// Bytes that reached the file, from the requested offset on.
     pub bytes: usize,
-    /// Why the write stopped short (`ENOSPC`, `EFBIG`, `EIO`, ...).
+    /// Why the write stopped short (disk full, file-size limit, I/O error...).
     pub error: Option<io::Error>,
 }
 
 impl LogFile {
-    /// Creates the file in `dir`, unlinked at once (`tempfile::tempfile_in`),
-    /// so nothing is left behind however the process ends, `kill -9`
-    /// included.
+    /// Creates the file in `dir` with `tempfile::tempfile_in`, so nothing is
+    /// left behind however the process ends, a hard kill included: on Unix
+    /// it is unlinked at once; on Windows it is opened delete-on-close
+    /// (`FILE_FLAG_DELETE_ON_CLOSE`), so the system deletes it when the
+    /// process's last handle closes, which it does for a killed process too.
     ///
     /// # Errors
     /// The I/O error from creating the file (missing or unwritable `dir`).
@@ -51,7 +57,7 @@ impl LogFile {
     pub fn write_all_at(&self, buf: &[u8], pos: u64) -> Written {
         let mut bytes = 0;
         while bytes < buf.len() {
-            match self.file.write_at(&buf[bytes..], pos + bytes as u64) {
+            match os::write_at(&self.file, &buf[bytes..], pos + bytes as u64) {
                 Ok(0) => {
                     return Written {
                         bytes,
@@ -78,21 +84,59 @@ impl LogFile {
     /// The read's I/O error; `UnexpectedEof` if the file is shorter than
     /// `pos + buf.len()` (readers only ask for published bytes, so that means
     /// the file changed under us).
-    pub fn read_exact_at(&self, buf: &mut [u8], pos: u64) -> io::Result<()> {
-        self.file.read_exact_at(buf, pos)
+    pub fn read_exact_at(&self, mut buf: &mut [u8], mut pos: u64) -> io::Result<()> {
+        while !buf.is_empty() {
+            match os::read_at(&self.file, buf, pos) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the temp file is shorter than the bytes stored in it",
+                    ));
+                }
+                Ok(n) => {
+                    buf = &mut buf[n..];
+                    pos += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Reads into `buf` from `pos` as much as the page cache holds, without
     /// blocking, in bytes. Stops at the first byte that would need the disk;
-    /// returns 0 where the kernel or filesystem cannot read without blocking
-    /// (`EOPNOTSUPP`), so the caller reads the rest with
-    /// [`LogFile::read_exact_at`].
+    /// returns 0 where the platform, kernel or filesystem cannot read without
+    /// blocking (everywhere but Linux; `EOPNOTSUPP`), so the caller reads the
+    /// rest with [`LogFile::read_exact_at`].
     pub fn read_cached_at(&self, buf: &mut [u8], pos: u64) -> usize {
+        os::read_cached_at(&self.file, buf, pos)
+    }
+}
+
+/// Unix: `pwrite`/`pread` (`std::os::unix::fs::FileExt`).
+#[cfg(unix)]
+mod os {
+    use std::fs::File;
+    use std::io;
+    use std::os::unix::fs::FileExt;
+
+    pub(super) fn write_at(file: &File, buf: &[u8], pos: u64) -> io::Result<usize> {
+        file.write_at(buf, pos)
+    }
+
+    pub(super) fn read_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
+        file.read_at(buf, pos)
+    }
+
+    /// Linux: `preadv2` with `RWF_NOWAIT` reads what the page cache holds.
+    #[cfg(target_os = "linux")]
+    pub(super) fn read_cached_at(file: &File, buf: &mut [u8], pos: u64) -> usize {
         let mut done = 0;
         while done < buf.len() {
             let mut slices = [io::IoSliceMut::new(&mut buf[done..])];
             match rustix::io::preadv2(
-                &self.file,
+                file,
                 &mut slices,
                 pos + done as u64,
                 rustix::io::ReadWriteFlags::NOWAIT,
@@ -104,6 +148,43 @@ impl LogFile {
             }
         }
         done
+    }
+
+    /// Other Unix systems have no non-blocking file read: every read goes to
+    /// the blocking pool.
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn read_cached_at(_file: &File, _buf: &mut [u8], _pos: u64) -> usize {
+        0
+    }
+}
+
+/// Windows: `seek_write`/`seek_read` (`std::os::windows::fs::FileExt`),
+/// `WriteFile`/`ReadFile` at an offset. They also move the handle's file
+/// pointer, which nothing here uses.
+#[cfg(windows)]
+mod os {
+    use std::fs::File;
+    use std::io;
+    use std::os::windows::fs::FileExt;
+
+    pub(super) fn write_at(file: &File, buf: &[u8], pos: u64) -> io::Result<usize> {
+        file.seek_write(buf, pos)
+    }
+
+    pub(super) fn read_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
+        match file.seek_read(buf, pos) {
+            // Reading at or past the end of a file opened for synchronous
+            // I/O answers ERROR_HANDLE_EOF (38): that is the end, not an
+            // error.
+            Err(e) if e.raw_os_error() == Some(38) => Ok(0),
+            other => other,
+        }
+    }
+
+    /// Windows has no read that stops short of the disk: every read goes to
+    /// the blocking pool.
+    pub(super) fn read_cached_at(_file: &File, _buf: &mut [u8], _pos: u64) -> usize {
+        0
     }
 }
 

@@ -11,10 +11,15 @@ use std::time::{Duration, Instant};
 
 use super::{TOKEN, wait_until};
 
-/// The binary cargo built for this test or bench target (the debug build
-/// under `cargo test`, the release build under `cargo bench`).
+/// The program under test: `LIVELOG_TEST_BIN` if set (scripts/wine-tests.sh
+/// sets it to a wrapper that runs the Windows build under wine), else the
+/// binary cargo built for this test or bench target (the debug build under
+/// `cargo test`, the release build under `cargo bench`).
 pub fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_livelog")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("LIVELOG_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_livelog").into())
+    })
 }
 
 /// Builds a daemon: environment (cleared, then ACCESS_TOKEN=secretpuppy and
@@ -94,6 +99,10 @@ impl DaemonBuilder {
         // prlimit and friends need PATH; livelog itself reads none of these.
         if let Ok(path) = std::env::var("PATH") {
             cmd.env("PATH", path);
+        }
+        // Windows cannot start networking (Winsock) without SystemRoot.
+        if let Some(root) = std::env::var_os("SystemRoot") {
+            cmd.env("SystemRoot", root);
         }
         for (k, v) in &self.envs {
             cmd.env(k, v);

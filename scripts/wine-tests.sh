@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Builds livelog for Windows (x86_64-pc-windows-gnu, linked by Debian's
+# mingw-w64) and runs the integration tests against that .exe under wine
+# (Debian 12's wine64, 8.0): the tests stay Linux programs, and the harness
+# runs the program named by LIVELOG_TEST_BIN, here a wrapper that starts the
+# .exe under wine. Tests that cannot mean anything under wine are left out
+# below, each group with its reason.
+#
+# Usage: scripts/wine-tests.sh
+# As root on Debian it installs what it lacks (apt, rustup target).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_install() {
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    else
+        echo "missing: $* (install it, or run this as root on Debian)" >&2
+        return 1
+    fi
+}
+
+# Debian's wine64 package puts the loader in /usr/lib/wine; the `wine`
+# package adds wine64 to PATH. Either will do.
+find_wine() {
+    for w in wine64 /usr/lib/wine/wine64; do
+        if command -v "$w" >/dev/null; then command -v "$w"; return 0; fi
+    done
+    return 1
+}
+wine=$(find_wine) || { apt_install wine64 && wine=$(find_wine); }
+wineserver=$(dirname "$wine")/wineserver
+[ -x "$wineserver" ] || wineserver=$(command -v wineserver || echo /usr/lib/wine/wineserver64)
+command -v x86_64-w64-mingw32-gcc >/dev/null || apt_install gcc-mingw-w64-x86-64
+command -v curl >/dev/null || apt_install curl
+command -v openssl >/dev/null || apt_install openssl
+rustup target add x86_64-pc-windows-gnu >/dev/null 2>&1 || rustup target add x86_64-pc-windows-gnu
+
+started=$(date +%s)
+echo "-- build livelog.exe (x86_64-pc-windows-gnu)"
+cargo build --target x86_64-pc-windows-gnu
+target_dir=${CARGO_TARGET_DIR:-target}
+work=$(realpath "$target_dir")/wine
+mkdir -p "$work"
+cp "$target_dir/x86_64-pc-windows-gnu/debug/livelog.exe" "$work/livelog.exe"
+# Rust's std imports bcryptprimitives.dll!ProcessPrng, which wine 8.0 lacks;
+# this stand-in, found beside the .exe before wine's own DLL, provides it.
+x86_64-w64-mingw32-gcc -O2 -shared -o "$work/bcryptprimitives.dll" \
+    .ci/wine/bcryptprimitives.c .ci/wine/bcryptprimitives.def -ladvapi32
+build_done=$(date +%s)
+
+# A prefix of our own, and one wineserver kept running for the whole run:
+# without it each start of the .exe waits ~3 s for a new one.
+export WINEPREFIX="$work/prefix" WINEDEBUG=-all
+mkdir -p "$WINEPREFIX"
+"$wineserver" -p
+trap '"$wineserver" -k 2>/dev/null || true' EXIT
+# Creates (or updates) the prefix once, so no test sees wine's set-up
+# messages. (It says it cannot run the 32-bit rundll32: there is none, and
+# nothing needs it.)
+"$wine" wineboot --init >/dev/null 2>&1 || true
+
+# The harness starts this with an empty environment (plus PATH and livelog's
+# variables), so it names the prefix itself. `exec` keeps the pid: killing it
+# kills the Windows process.
+cat > "$work/livelog" <<EOF
+#!/bin/sh
+export WINEPREFIX='$WINEPREFIX' WINEDEBUG=-all
+exec '$wine' '$work/livelog.exe' "\$@"
+EOF
+chmod +x "$work/livelog"
+echo "-- $("$work/livelog" --version) under $("$wine" --version)"
+
+left_out=(
+    # SIGTERM: wine ends the Windows process on it as TerminateProcess
+    # would, and Windows has no such signal. Windows' stop requests are the
+    # console's Ctrl-C/Ctrl-Break/close; wine turns SIGINT into Ctrl-C, which
+    # platform.rs's the_stop_request_lets_a_finished_log_drain_and_exits_zero
+    # tests.
+    sigterm_with_nothing_to_wait_for_exits_at_once
+    sigterm_during_an_upload_lets_it_finish_within_the_grace
+    sigterm_exits_zero_and_lets_a_complete_log_drain
+    sigterm_ends_a_live_read_incomplete_and_exits_zero
+    # prlimit: Unix resource limits (file size, open files) with no Windows
+    # counterpart; under wine they would limit (and SIGXFSZ would kill) wine.
+    a_streamed_upload_that_fills_the_disk_reads_its_507
+    storage_failure_gives_507_and_readers_end_incomplete
+    storage_failure_bursty_reader_gets_every_stored_byte
+    storage_failure_over_tls_gives_every_stored_byte_then_incomplete
+    readers_beyond_a_low_inherited_open_files_limit_are_served
+    # /proc of the daemon's pid: under wine that describes wine (sockets are
+    # held by wineserver, memory includes wine's own).
+    connections_beyond_the_cap_are_closed_and_a_reader_is_served_later
+    stalled_reader_costs_bounded_memory_and_then_gets_every_byte
+    # Unix's promise (unlinked at creation, checked in /proc); Windows' own
+    # (delete-on-close, nothing left after a hard kill) is platform.rs's
+    # a_hard_kill_leaves_nothing_in_the_temp_dir.
+    temp_file_is_unlinked_even_after_sigkill
+    # wine converts the Unix environment to Unicode itself, so a variable
+    # that is not Unicode never reaches the Windows program.
+    livelogs_own_variable_that_is_not_unicode_is_a_startup_error_naming_it
+)
+skips=()
+for t in "${left_out[@]}"; do skips+=(--skip "$t"); done
+
+tests=(--test go_livelog --test platform --test core --test connections --test hardening
+       --test ranges --test ship --test slow_readers)
+echo "-- integration tests against livelog.exe under wine (${#left_out[@]} left out, listed in $0)"
+if ! LIVELOG_TEST_BIN="$work/livelog" cargo test --no-fail-fast "${tests[@]}" -- "${skips[@]}" \
+        2>&1 | tee "$work/tests.log"; then
+    # wine itself now and then fails to start a process when many start at
+    # once on a busy machine (the .exe then exits at once, silently). Each
+    # failed test gets one more run, alone; a real failure fails again.
+    mapfile -t failed < <(sed -n '/^failures:$/,/^test result/p' "$work/tests.log" \
+        | sed -n 's/^    \([a-z0-9_]*\)$/\1/p' | sort -u)
+    [ "${#failed[@]}" -gt 0 ] || exit 1
+    echo "-- again, one at a time: ${failed[*]}"
+    for t in "${failed[@]}"; do
+        LIVELOG_TEST_BIN="$work/livelog" cargo test "${tests[@]}" -- --exact "$t" --test-threads=1
+    done
+fi
+echo "wine tests: build $((build_done - started))s, tests $(($(date +%s) - build_done))s"
