@@ -99,12 +99,14 @@ left_out=(
     # wine converts the Unix environment to Unicode itself, so a variable
     # that is not Unicode never reaches the Windows program.
     livelogs_own_variable_that_is_not_unicode_is_a_startup_error_naming_it
+    # The process_* metrics are read from Linux's /proc; Windows has none.
+    process_metrics_are_exposed
 )
 skips=()
 for t in "${left_out[@]}"; do skips+=(--skip "$t"); done
 
 tests=(--test go_livelog --test platform --test core --test connections --test hardening
-       --test ranges --test ship --test slow_readers)
+       --test ranges --test ship --test slow_readers --test observe)
 echo "-- integration tests against livelog.exe under wine (${#left_out[@]} left out, listed in $0)"
 if ! LIVELOG_TEST_BIN="$work/livelog" cargo test --no-fail-fast "${tests[@]}" -- "${skips[@]}" \
         2>&1 | tee "$work/tests.log"; then

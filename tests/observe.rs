@@ -67,7 +67,6 @@ fn metrics_follow_the_upload_and_the_readers() {
         r#"livelog_readers{protocol="http1",kind="raw"}"#,
         "livelog_readers_refused_total",
         "livelog_reader_lag_bytes",
-        "process_resident_memory_bytes",
     ] {
         assert!(m.contains_key(name), "{name} missing from a fresh scrape");
     }
@@ -127,6 +126,23 @@ fn metrics_follow_the_upload_and_the_readers() {
         (23 + 23 + 18) as f64,
         "{m:?}"
     );
+}
+
+/// The standard process metrics, where the platform has them (Linux).
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "process metrics are read from /proc")]
+fn process_metrics_are_exposed() {
+    let d = Daemon::start();
+    let m = scrape(&d);
+    for name in [
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+    ] {
+        assert!(sample(&m, name) > 0.0, "{name} missing or 0 in {m:?}");
+    }
 }
 
 /// A stalled reader shows as lag, then as a stall disconnect.
