@@ -130,7 +130,10 @@ fn metrics_follow_the_upload_and_the_readers() {
 
 /// The standard process metrics, where the platform has them (Linux).
 #[test]
-#[cfg_attr(not(target_os = "linux"), ignore = "process metrics are read from /proc")]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "process metrics are read from /proc"
+)]
 fn process_metrics_are_exposed() {
     let d = Daemon::start();
     let m = scrape(&d);
