@@ -218,7 +218,12 @@ fn curl_compressed_reads_a_complete_log_exactly_with_its_compressed_length() {
         // The first GET of a coding starts its compressor; once the stream
         // is complete, every response carries its compressed length.
         let (_, _, first) = fetch(&["--compressed", "-H", &accept(coding), &url]);
-        assert!(first == log, "{coding}: {} of {} bytes", first.len(), log.len());
+        assert!(
+            first == log,
+            "{coding}: {} of {} bytes",
+            first.len(),
+            log.len()
+        );
         let (status, head, compressed) = fetch(&["-H", &accept(coding), &url]);
         assert_eq!(status, 200);
         assert_eq!(header(&head, "content-encoding"), Some(coding), "{head}");
@@ -267,7 +272,12 @@ fn curl_compressed_reads_a_complete_log_over_http2() {
         args.extend(["--http2", "--compressed", "-H", &accept, &url]);
         let (_, head, body) = fetch(&args);
         assert_eq!(header(&head, "content-encoding"), Some(coding), "{head}");
-        assert!(body == log, "{coding}: {} of {} bytes", body.len(), log.len());
+        assert!(
+            body == log,
+            "{coding}: {} of {} bytes",
+            body.len(),
+            log.len()
+        );
     }
 }
 
@@ -368,7 +378,12 @@ fn a_broken_upload_ends_compressed_readers_incomplete_after_every_stored_byte() 
     let mut decoded = Vec::new();
     let end = flate2::read::GzDecoder::new(&compressed[..]).read_to_end(&mut decoded);
     assert!(end.is_err(), "no gzip trailer after a broken upload");
-    assert!(decoded == stored, "{} of {} bytes", decoded.len(), stored.len());
+    assert!(
+        decoded == stored,
+        "{} of {} bytes",
+        decoded.len(),
+        stored.len()
+    );
 }
 
 #[test]
@@ -428,7 +443,11 @@ fn one_compressor_serves_every_reader_of_a_coding_and_head_starts_none() {
     assert_eq!(status, 200);
     assert_eq!(header(&head, "content-encoding"), Some("gzip"), "{head}");
     assert_eq!(header(&head, "content-length"), None, "{head}");
-    assert!(!d.stderr().contains("compressing the log"), "{}", d.stderr());
+    assert!(
+        !d.stderr().contains("compressing the log"),
+        "{}",
+        d.stderr()
+    );
 
     let readers: Vec<CurlReader> = (0..8)
         .map(|_| CurlReader::spawn(&["-sN", "--compressed", "-H", "Accept-Encoding: gzip", &url]))
@@ -447,8 +466,18 @@ fn one_compressor_serves_every_reader_of_a_coding_and_head_starts_none() {
         assert_eq!(code, 0);
         assert!(out == log, "{} of {} bytes", out.len(), log.len());
     }
-    assert!(d.wait_for_log("gzip stream complete", SOON), "{}", d.stderr());
-    let started = d.stderr().matches("compressing the log for gzip readers").count();
+    assert!(
+        d.wait_for_log("gzip stream complete", SOON),
+        "{}",
+        d.stderr()
+    );
+    let started = d
+        .stderr()
+        .matches("compressing the log for gzip readers")
+        .count();
     assert_eq!(started, 1, "one gzip compressor for 8 readers");
-    assert!(!d.stderr().contains("zstd readers"), "no zstd reader, no zstd compressor");
+    assert!(
+        !d.stderr().contains("zstd readers"),
+        "no zstd reader, no zstd compressor"
+    );
 }

@@ -57,8 +57,7 @@ pub fn negotiate(accept_encoding: &str) -> Option<Codec> {
             continue;
         }
         let Some(q) = weight(parts) else { continue };
-        let slot = if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip")
-        {
+        let slot = if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
             &mut w.gzip
         } else if coding.eq_ignore_ascii_case("zstd") {
             &mut w.zstd
@@ -89,9 +88,7 @@ pub fn negotiate(accept_encoding: &str) -> Option<Codec> {
 fn weight<'a>(params: impl Iterator<Item = &'a str>) -> Option<u16> {
     let mut q = 1000;
     for param in params {
-        let Some((name, value)) = param.split_once('=') else {
-            return None;
-        };
+        let (name, value) = param.split_once('=')?;
         if !name.trim().eq_ignore_ascii_case("q") {
             continue; // no other parameter means anything to a coding
         }

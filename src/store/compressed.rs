@@ -377,7 +377,9 @@ mod tests {
         let mut out = Vec::new();
         let mut i = 0;
         while out.len() < len {
-            out.extend_from_slice(format!("line {i}: compiling crate number {}\n", i % 97).as_bytes());
+            out.extend_from_slice(
+                format!("line {i}: compiling crate number {}\n", i % 97).as_bytes(),
+            );
             i += 1;
         }
         out.truncate(len);
@@ -439,15 +441,27 @@ mod tests {
         }
         upload.finish();
         for codec in Codec::ALL {
-            assert_eq!(encodings.store(codec).progress().phase, Phase::AwaitingUpload);
+            assert_eq!(
+                encodings.store(codec).progress().phase,
+                Phase::AwaitingUpload
+            );
             let store = encodings.start(codec);
             assert!(std::ptr::eq(store, encodings.start(codec)), "one store");
             let (compressed, end) = read_all(store).await;
             assert!(end.is_ok(), "{codec}: {end:?}");
-            assert!(compressed.len() * 5 < data.len(), "{codec}: {}", compressed.len());
+            assert!(
+                compressed.len() * 5 < data.len(),
+                "{codec}: {}",
+                compressed.len()
+            );
             let (decoded, complete) = decode(codec, &compressed);
             assert!(complete, "{codec}");
-            assert!(decoded == data, "{codec}: {} of {} bytes", decoded.len(), data.len());
+            assert!(
+                decoded == data,
+                "{codec}: {} of {} bytes",
+                decoded.len(),
+                data.len()
+            );
             assert_eq!(store.progress().phase, Phase::Complete);
         }
     }
@@ -484,7 +498,10 @@ mod tests {
         drop(upload);
         for codec in Codec::ALL {
             let (compressed, end) = read_all(encodings.store(codec)).await;
-            assert!(matches!(end, Err(ReadError::Incomplete(_))), "{codec}: {end:?}");
+            assert!(
+                matches!(end, Err(ReadError::Incomplete(_))),
+                "{codec}: {end:?}"
+            );
             let (decoded, complete) = decode(codec, &compressed);
             assert!(!complete, "{codec}: a broken log's stream has no end");
             assert_eq!(decoded, expected, "{codec}: every stored byte");
