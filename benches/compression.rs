@@ -41,10 +41,10 @@
 //! made) and `LIVELOG_BENCH_TEMP_DIR` (the daemon's `LIVELOG_TEMP_DIR`,
 //! default `target/livelog-bench`). Needs `curl` and `cargo` on `PATH`.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -54,12 +54,11 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 
-#[path = "../tests/common/data.rs"]
-mod data;
-use data::Checker;
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::{Checker, Daemon, TOKEN, UploadFrom};
 
 const MIB: usize = 1024 * 1024;
-const TOKEN: &str = "benchtoken";
 
 fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
     std::env::var(key)
@@ -214,7 +213,7 @@ fn late(path: &Path, log: &Arc<Vec<u8>>) {
         .enable_all()
         .build()
         .unwrap();
-    let d = Daemon::start();
+    let d = start_daemon();
     Command::new("sync").status().expect("sync");
     curl_upload(&d, path);
     println!();
@@ -339,7 +338,7 @@ fn readers_run(path: &Path, log: &Arc<Vec<u8>>, n: usize, coding: &str) -> Run {
         .enable_all()
         .build()
         .unwrap();
-    let d = Daemon::start();
+    let d = start_daemon();
     let heads = Arc::new(AtomicUsize::new(0));
     let connecting = Arc::new(tokio::sync::Semaphore::new(256));
     let readers: Vec<_> = (0..n)
@@ -500,128 +499,24 @@ async fn reader(
 // ---------------------------------------------------------------- daemon
 
 fn binary() -> String {
-    std::env::var("LIVELOG_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_livelog").into())
+    std::env::var("LIVELOG_BENCH_BIN").unwrap_or_else(|_| common::binary().into())
 }
 
-/// The release daemon on ephemeral ports.
-struct Daemon {
-    child: Child,
-    put: SocketAddr,
-    get: SocketAddr,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Daemon {
-    fn start() -> Daemon {
-        let temp_dir =
-            std::env::var_os("LIVELOG_BENCH_TEMP_DIR").map_or_else(bench_dir, PathBuf::from);
-        let mut child = Command::new(binary())
-            .env_clear()
-            .env("ACCESS_TOKEN", TOKEN)
-            .env("LIVELOG_PUT_PORT", "0")
-            .env("LIVELOG_GET_PORT", "0")
-            .env("LIVELOG_TEMP_DIR", temp_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start livelog");
-        let pipe = child.stderr.take().unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&stderr);
-        let (tx, rx) = std::sync::mpsc::channel();
-        thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { break };
-                if let (Some(t), Some(put), Some(get)) =
-                    (&tx, field(&line, "put="), field(&line, "get="))
-                {
-                    let _ = t.send((put, get));
-                    tx = None;
-                }
-                // A thousand readers' request lines are not worth keeping.
-                if !line.contains("access_log") {
-                    let mut s = sink.lock().unwrap();
-                    s.push_str(&line);
-                    s.push('\n');
-                }
-            }
-        });
-        let (put, get): (SocketAddr, SocketAddr) = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("livelog ready line");
-        Daemon {
-            child,
-            put,
-            get: SocketAddr::new([127, 0, 0, 1].into(), get.port()),
-            stderr,
-        }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    fn warnings(&self) -> usize {
-        self.stderr()
-            .lines()
-            .filter(|l| l.contains("WARN") || l.contains("ERROR"))
-            .count()
-    }
-
-    /// CPU time the daemon used so far (user + system), in seconds.
-    fn cpu_secs(&self) -> f64 {
-        let s =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // Fields after the command name (in parentheses): utime and stime
-        // are the 12th and 13th, in clock ticks of 1/100 s.
-        let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
-        let f: Vec<u64> = rest
-            .split_whitespace()
-            .map(|x| x.parse().unwrap_or(0))
-            .collect();
-        (f.get(11).unwrap_or(&0) + f.get(12).unwrap_or(&0)) as f64 / 100.0
-    }
-
-    /// Peak resident set size (VmHWM), in KiB.
-    fn peak_rss_kib(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default()
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn field(line: &str, key: &str) -> Option<SocketAddr> {
-    let start = line.find(&format!(" {key}"))? + 1 + key.len();
-    let rest = &line[start..];
-    let end = rest.find(' ').unwrap_or(rest.len());
-    rest[..end].trim_matches('"').parse().ok()
+/// The release daemon on ephemeral ports, its temp files in
+/// `LIVELOG_BENCH_TEMP_DIR` (default `target/livelog-bench`).
+fn start_daemon() -> Daemon {
+    let temp_dir = std::env::var_os("LIVELOG_BENCH_TEMP_DIR").map_or_else(bench_dir, PathBuf::from);
+    Daemon::builder()
+        .program(binary())
+        .env("LIVELOG_TEMP_DIR", temp_dir.to_string_lossy())
+        .start()
 }
 
 /// `curl -T -` of `path` to the daemon; returns the time it took.
 fn curl_upload(d: &Daemon, path: &Path) -> Duration {
-    let started = Instant::now();
-    let out = Command::new("curl")
-        .args(["-sS", "-T", "-", "-o", "/dev/null", "-w", "%{http_code}"])
-        .arg(format!("http://{}/log", d.put))
-        .stdin(std::fs::File::open(path).unwrap())
-        .output()
-        .expect("curl is installed");
-    let took = started.elapsed();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "201", "upload failed");
-    took
+    let up = common::curl_upload(&d.put_url(), path, UploadFrom::Stdin);
+    assert_eq!(up.status, 201, "upload failed: {} {}", up.body, up.stderr);
+    up.took
 }
 
 fn mb_s(bytes: usize, d: Duration) -> f64 {

@@ -8,16 +8,9 @@
 mod common;
 
 use std::io::Read;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Uploader, curl, pattern, self_signed_cert};
-
-/// Generous bound for anything that should happen "now" on a busy 2-core
-/// machine: only a failing test waits this long.
-const SOON: Duration = Duration::from_secs(30);
+use common::{CurlReader, Daemon, SOON, Uploader, curl, pattern, self_signed_cert, wait_until};
 
 /// How soon a line written by the uploader must reach a compressed reader:
 /// without a flush at the head it would arrive only when the upload ends,
@@ -49,72 +42,9 @@ fn log_text(len: usize) -> Vec<u8> {
     out
 }
 
-/// Polls `done` every 10 ms until it holds or `limit` passes.
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    done()
-}
-
-/// A `curl` reading in the background; what it writes to stdout is
-/// collected as it arrives.
-struct CurlReader {
-    child: Child,
-    out: Arc<Mutex<Vec<u8>>>,
-    pump: JoinHandle<()>,
-}
-
-impl CurlReader {
-    fn spawn(args: &[&str]) -> CurlReader {
-        let mut child = Command::new("curl")
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("curl is installed");
-        let mut pipe = child.stdout.take().unwrap();
-        let out = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&out);
-        let pump = thread::spawn(move || {
-            let mut buf = [0u8; 64 * 1024];
-            while let Ok(n @ 1..) = pipe.read(&mut buf) {
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        CurlReader { child, out, pump }
-    }
-
-    fn received(&self) -> Vec<u8> {
-        self.out.lock().unwrap().clone()
-    }
-
-    /// Waits (up to `limit`) until its output is exactly `want`.
-    fn wait_for(&self, want: &[u8], limit: Duration) -> bool {
-        wait_until(limit, || *self.out.lock().unwrap() == want)
-    }
-
-    /// Waits for curl to exit (up to [`SOON`]); its exit code and output.
-    fn finish(mut self) -> (i32, Vec<u8>) {
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if started.elapsed() > SOON {
-                let _ = self.child.kill();
-                panic!("curl did not exit within {SOON:?}");
-            }
-            thread::sleep(Duration::from_millis(10));
-        };
-        self.pump.join().unwrap();
-        let out = std::mem::take(&mut *self.out.lock().unwrap());
-        (status.code().unwrap_or(-1), out)
-    }
+/// Waits (up to `limit`) until `reader`'s output is exactly `want`.
+fn has(reader: &CurlReader, want: &[u8], limit: Duration) -> bool {
+    wait_until(limit, || reader.out.bytes() == want)
 }
 
 /// A daemon serving HTTPS (HTTP/1.1 and HTTP/2 by ALPN), and the curl
@@ -321,9 +251,9 @@ fn live_compressed_readers_get_each_line_at_once_on_http1_and_http2() {
     let mut log = first.clone();
     for (coding, protocol, reader) in &readers {
         assert!(
-            reader.wait_for(&log, SOON),
+            has(reader, &log, SOON),
             "{coding} {protocol}: got {} of {} bytes",
-            reader.received().len(),
+            reader.out.len(),
             log.len()
         );
     }
@@ -335,7 +265,7 @@ fn live_compressed_readers_get_each_line_at_once_on_http1_and_http2() {
         log.extend_from_slice(line.as_bytes());
         for (coding, protocol, reader) in &readers {
             assert!(
-                reader.wait_for(&log, LIVE),
+                has(reader, &log, LIVE),
                 "{coding} {protocol}: line {i} not received within {LIVE:?}"
             );
         }
@@ -378,7 +308,7 @@ fn a_broken_upload_ends_compressed_readers_incomplete_after_every_stored_byte() 
         }
     }
     for (coding, protocol, reader) in &readers {
-        assert!(reader.wait_for(&stored, SOON), "{coding} {protocol}");
+        assert!(has(reader, &stored, SOON), "{coding} {protocol}");
     }
     up.abort();
     for (coding, protocol, reader) in readers {
@@ -472,8 +402,27 @@ fn one_compressor_serves_every_reader_of_a_coding_and_head_starts_none() {
         .map(|_| CurlReader::spawn(&["-sN", "--compressed", "-H", "Accept-Encoding: gzip", &url]))
         .collect();
     for reader in &readers {
-        assert!(reader.wait_for(&first, SOON));
+        assert!(has(reader, &first, SOON));
     }
+    // Operators see them as gzip readers; the compressed copy's appends are
+    // not counted as uploaded bytes.
+    let (_, metrics, _) = curl(&["-sS", &format!("http://{}/metrics", d.put)]);
+    let metrics = String::from_utf8_lossy(&metrics);
+    let sample = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+            .to_owned()
+    };
+    assert_eq!(
+        sample(r#"livelog_readers{protocol="http1",kind="gzip"}"#),
+        "8"
+    );
+    assert_eq!(
+        sample("livelog_upload_bytes_total"),
+        first.len().to_string()
+    );
     let rest = log_text(1 << 20);
     up.chunk(&rest);
     let (status, body) = up.finish();

@@ -162,9 +162,10 @@ impl ReadHandler {
             } else {
                 "ranged"
             };
-            match self.admit(req, kind, || self.store.cursor(span.start, span.end)) {
-                Ok(body) => body,
-                Err(busy) => return busy,
+            let open = || self.store.cursor(span.start, span.end);
+            match self.admit(req, kind, open) {
+                Some(body) => body,
+                None => return self.busy(),
             }
         };
         let mut resp = log_response(body, &span);
@@ -182,9 +183,10 @@ impl ReadHandler {
         let body = if req.method() == Method::HEAD {
             empty()
         } else {
-            match self.admit(req, codec.name(), || self.encodings.start(codec).cursor(0, None)) {
-                Ok(body) => body,
-                Err(busy) => return busy,
+            let open = || self.encodings.start(codec).cursor(0, None);
+            match self.admit(req, codec.name(), open) {
+                Some(body) => body,
+                None => return self.busy(),
             }
         };
         let store = self.encodings.store(codec);
@@ -195,21 +197,19 @@ impl ReadHandler {
 
     /// Takes a reader slot and streams the chunks of the cursor `open`
     /// makes (only once the slot is taken), counted as a reader of `kind`;
-    /// `Err` with a `503` when every slot is taken.
+    /// `None` when every slot is taken.
     fn admit<B>(
         &self,
         req: &Request<B>,
         kind: &'static str,
         open: impl FnOnce() -> Cursor,
-    ) -> Result<ResponseBody, Response<ResponseBody>> {
-        let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
-            return Err(self.busy());
-        };
+    ) -> Option<ResponseBody> {
+        let slot = Arc::clone(&self.slots).try_acquire_owned().ok()?;
         let labels = ReaderLabels {
             protocol: protocol_of(req.version()),
             kind,
         };
-        Ok(stream_body(Reader {
+        Some(stream_body(Reader {
             cursor: open(),
             _slot: slot,
             _counted: self.metrics.reader_connected(&labels),
