@@ -122,7 +122,7 @@ impl Encodings {
     /// The I/O error from creating a temp file.
     pub fn create_in(raw: &LogStore, dir: &Path, ring_bytes: usize) -> io::Result<Self> {
         let ring_bytes = ring_bytes / RING_SHARE_DIVISOR;
-        let coded = |_| -> io::Result<Coded> {
+        let coded = || -> io::Result<Coded> {
             Ok(Coded {
                 store: raw.sibling_in(dir, ring_bytes)?,
                 started: Once::new(),
@@ -130,7 +130,8 @@ impl Encodings {
         };
         Ok(Encodings {
             raw: raw.clone(),
-            coded: [coded(Codec::Gzip)?, coded(Codec::Zstd)?],
+            // One per codec, in `Codec::index` order.
+            coded: [coded()?, coded()?],
         })
     }
 
