@@ -36,17 +36,16 @@ use super::{Cursor, LogStore, Phase, ReadError, Upload};
 /// Chosen with `LIVELOG_BENCH_SCENARIOS=levels cargo bench --bench
 /// compression` on this project's own `cargo build -vv --color always`
 /// output, fed in 64 KiB pieces with a sync flush after each: level 4 gives
-/// 95% of level 6's ratio (9.8× against 10.4×) at 1.3× its speed (155
-/// against 116 MB/s), and level 9 gains 2% more at 60% of level 6's speed.
+/// 95% of level 6's ratio (9.8× against 10.4×) at 1.3–1.6× its speed (two
+/// runs), and level 9 gains 2% more at about 60% of level 6's speed.
 pub const GZIP_LEVEL: u32 = 4;
 
 /// zstd compression level.
 ///
 /// Chosen as [`GZIP_LEVEL`] was: level 3 (zstd's default) compresses the
-/// build log better than gzip 9 (11.5×) at about three times gzip 4's speed
-/// (453 MB/s); level 6 gains 15% at a third of the speed. Its window, 2 MiB,
-/// is well within the 8 MiB browsers accept for `Content-Encoding: zstd`
-/// (RFC 9659).
+/// build log better than gzip 9 (11.5×) at 2.6–3× gzip 4's speed; level 6
+/// gains 15% at a third of the speed. Its window, 2 MiB, is well within the
+/// 8 MiB browsers accept for `Content-Encoding: zstd` (RFC 9659).
 pub const ZSTD_LEVEL: i32 = 3;
 
 /// Each compressed store's ring holds `LIVELOG_RING_BYTES` divided by this.
