@@ -72,7 +72,11 @@ fn bench_dir() -> PathBuf {
 }
 
 fn main() {
+    // A thousand client sockets; Windows has no such limit to raise.
+    #[cfg(unix)]
     let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
+    #[cfg(not(unix))]
+    let limit = 0;
     let scenarios: String = env_or("LIVELOG_BENCH_SCENARIOS", "levels,late,readers".to_string());
     let want = |s: &str| scenarios.split(',').any(|x| x.trim() == s);
     let mb: usize = env_or("LIVELOG_BENCH_COMPRESS_MB", 256);

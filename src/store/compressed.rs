@@ -6,9 +6,10 @@
 //! compressor per log, started by the first reader that asks for that coding
 //! ([`Encodings::start`]). It follows the log like a reader (a [`Cursor`],
 //! at its own pace, so it never holds back the upload) and appends what it
-//! produces to a second [`LogStore`], with its own ring and unlinked temp
-//! file. Compressed readers are ordinary cursors of that store: no
-//! compressor state and no compression CPU per reader.
+//! produces to a second [`LogStore`], with its own ring and temp file
+//! (which nothing outlives, as the log's). Compressed readers are ordinary
+//! cursors of that store: no compressor state and no compression CPU per
+//! reader.
 //!
 //! * At the head of the log (nothing more stored yet) the compressor does a
 //!   sync flush, so a line just written reaches compressed readers at once.
@@ -113,7 +114,7 @@ struct Coded {
 
 impl Encodings {
     /// Creates a compressed store for each codec beside `raw`: temp files in
-    /// `dir` (unlinked at once, empty until a compressor starts), rings of
+    /// `dir` (nothing outlives them; empty until a compressor starts), rings of
     /// `ring_bytes /` [`RING_SHARE_DIVISOR`], and `raw`'s catch-up budget.
     /// No compressor runs yet.
     ///

@@ -187,8 +187,8 @@ impl LogStore {
         )
     }
 
-    /// Creates another store, with its own temp file in `dir` (unlinked at
-    /// once) and its own ring of `ring_bytes`, whose readers catching up
+    /// Creates another store, with its own temp file in `dir` (created as
+    /// [`LogStore::create_in`] creates the log's) and its own ring of `ring_bytes`, whose readers catching up
     /// from the file share *this* store's catch-up budget: the memory of
     /// catch-up reads stays one budget however many stores there are. Its
     /// readers count in this store's reader metrics (ring hits, catch-up
