@@ -5,6 +5,7 @@
 //! * [`upload`] — `PUT /log` on the upload port;
 //! * [`reader`] — `GET`/`HEAD`/`OPTIONS /log/<ACCESS_TOKEN>` on the reader port;
 //! * [`ranges`] — RFC 9110 / RFC 8673 byte ranges of a log that may still grow;
+//! * [`encoding`] — which coding a reader gets (`Accept-Encoding`);
 //! * [`access_log`] — one line per request, the path redacted;
 //! * [`observe`] — `GET /metrics` and `GET /status` on the upload port.
 //!
@@ -12,6 +13,7 @@
 //! is [`plain`]: a status and a one-line reason.
 
 pub mod access_log;
+pub mod encoding;
 pub mod observe;
 pub mod ranges;
 pub mod reader;

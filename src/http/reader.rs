@@ -7,6 +7,13 @@
 //! last chunk, short of `Content-Length`, or `RST_STREAM` on HTTP/2) once
 //! every byte handed over has been sent, so that no client mistakes a
 //! truncated log for a whole one and none misses a stored byte.
+//!
+//! Serving a request is two steps: first *which representation* — the
+//! coding, negotiated from `Accept-Encoding` ([`encoding::choose`]):
+//! identity is the log store itself (with byte ranges); gzip or zstd is that
+//! coding's compressed store ([`Encodings`]), written once by one compressor
+//! and read by every reader of that coding — then *which part of it*, and
+//! the same streaming body over that store's cursor.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,11 +28,12 @@ use subtle::ConstantTimeEq;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::access_log::{LoggedResponse, logged};
+use super::encoding;
 use super::ranges::{self, Selection};
 use super::{BoxError, ResponseBody, empty, plain};
 use crate::config::Port;
 use crate::metrics::{Metrics, ReaderGauge, ReaderLabels};
-use crate::store::{Cursor, LogStore, Progress};
+use crate::store::{Codec, Cursor, Encodings, LogStore, Phase, Progress};
 
 /// Seconds a client is told to wait (`Retry-After`) when all reader slots are
 /// taken.
@@ -44,6 +52,7 @@ pub const LIVELOG_STATE: header::HeaderName = header::HeaderName::from_static("l
 /// slot, and streams the log.
 pub struct ReadHandler {
     store: LogStore,
+    encodings: Encodings,
     token: Vec<u8>,
     slots: Arc<Semaphore>,
     max_readers: usize,
@@ -51,11 +60,19 @@ pub struct ReadHandler {
 }
 
 impl ReadHandler {
-    /// Readers of `store`, admitted with `token`, at most `max_readers` at
-    /// once, counted in `metrics`.
-    pub fn new(store: LogStore, token: &str, max_readers: usize, metrics: Arc<Metrics>) -> Self {
+    /// Readers of `store` (and of its compressed copies, `encodings`),
+    /// admitted with `token`, at most `max_readers` at once, counted in
+    /// `metrics`.
+    pub fn new(
+        store: LogStore,
+        encodings: Encodings,
+        token: &str,
+        max_readers: usize,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         ReadHandler {
             store,
+            encodings,
             token: token.as_bytes().to_vec(),
             slots: Arc::new(Semaphore::new(max_readers)),
             max_readers,
@@ -120,12 +137,18 @@ impl ReadHandler {
     /// The log (or the range asked for), with the log's state as of now.
     fn read<B>(&self, req: &Request<B>) -> Response<ResponseBody> {
         let progress = self.store.progress();
-        let mut resp = self.respond(req, progress);
+        // Step 1: the representation. Compression and byte ranges do not
+        // mix (a `Range` gets identity), so each coding has its own path.
+        let mut resp = match encoding::choose(req.headers()) {
+            None => self.read_identity(req, progress),
+            Some(codec) => self.read_encoded(req, codec),
+        };
         insert(&mut resp, LIVELOG_STATE, progress.phase.name());
         resp
     }
 
-    fn respond<B>(&self, req: &Request<B>, progress: Progress) -> Response<ResponseBody> {
+    /// The log's own bytes: all of it, or the range asked for.
+    fn read_identity<B>(&self, req: &Request<B>, progress: Progress) -> Response<ResponseBody> {
         let range = ranges::requested(req.headers());
         let span = match Span::of(ranges::select(range, progress)) {
             Ok(span) => span,
@@ -134,41 +157,64 @@ impl ReadHandler {
         let body = if req.method() == Method::HEAD {
             empty()
         } else {
-            let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
-                return self.busy();
+            let kind = if span.start == 0 && span.end.is_none() {
+                "raw"
+            } else {
+                "ranged"
             };
-            let labels = ReaderLabels {
-                protocol: protocol_of(req.version()),
-                kind: if span.start == 0 && span.end.is_none() {
-                    "raw"
-                } else {
-                    "ranged"
-                },
-            };
-            let reader = Reader {
-                cursor: self.store.cursor(span.start, span.end),
-                _slot: slot,
-                _counted: self.metrics.reader_connected(&labels),
-                metrics: Arc::clone(&self.metrics),
-            };
-            stream_body(reader)
+            let open = || self.store.cursor(span.start, span.end);
+            match self.admit(req, kind, open) {
+                Some(body) => body,
+                None => return self.busy(),
+            }
         };
-
-        let mut resp = Response::new(body);
-        *resp.status_mut() = span.status;
-        insert(&mut resp, header::CONTENT_TYPE, "text/plain; charset=utf-8");
+        let mut resp = log_response(body, &span);
         insert(&mut resp, header::ACCEPT_RANGES, "bytes");
-        // A live log changes under any cache; a complete one is still
-        // private to whoever holds the token.
-        insert(&mut resp, header::CACHE_CONTROL, "no-store");
-        insert(&mut resp, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-        if let Some(len) = span.content_length {
-            insert(&mut resp, header::CONTENT_LENGTH, &len.to_string());
-        }
-        if let Some(range) = span.content_range {
-            insert(&mut resp, header::CONTENT_RANGE, &range);
-        }
-        with_cors(resp)
+        resp
+    }
+
+    /// The whole log in `codec`: the compressed store, its compressor started
+    /// by the first `GET` that asks for it (a `HEAD` starts nothing). Its
+    /// length is known once the compressed stream is complete.
+    ///
+    /// No `Accept-Ranges`: ranges count the log's own bytes, not these (as
+    /// nginx drops it from what it compresses).
+    fn read_encoded<B>(&self, req: &Request<B>, codec: Codec) -> Response<ResponseBody> {
+        let body = if req.method() == Method::HEAD {
+            empty()
+        } else {
+            let open = || self.encodings.start(codec).cursor(0, None);
+            match self.admit(req, codec.name(), open) {
+                Some(body) => body,
+                None => return self.busy(),
+            }
+        };
+        let store = self.encodings.store(codec);
+        let mut resp = log_response(body, &Span::whole(store.progress()));
+        insert(&mut resp, header::CONTENT_ENCODING, codec.name());
+        resp
+    }
+
+    /// Takes a reader slot and streams the chunks of the cursor `open`
+    /// makes (only once the slot is taken), counted as a reader of `kind`;
+    /// `None` when every slot is taken.
+    fn admit<B>(
+        &self,
+        req: &Request<B>,
+        kind: &'static str,
+        open: impl FnOnce() -> Cursor,
+    ) -> Option<ResponseBody> {
+        let slot = Arc::clone(&self.slots).try_acquire_owned().ok()?;
+        let labels = ReaderLabels {
+            protocol: protocol_of(req.version()),
+            kind,
+        };
+        Some(stream_body(Reader {
+            cursor: open(),
+            _slot: slot,
+            _counted: self.metrics.reader_connected(&labels),
+            metrics: Arc::clone(&self.metrics),
+        }))
     }
 
     /// `503` when every reader slot is taken.
@@ -208,6 +254,18 @@ struct Span {
 }
 
 impl Span {
+    /// All of a log (or a compressed stream) standing at `progress`: its
+    /// length is known once it is complete.
+    fn whole(progress: Progress) -> Span {
+        Span {
+            status: StatusCode::OK,
+            start: 0,
+            end: None,
+            content_length: (progress.phase == Phase::Complete).then_some(progress.len),
+            content_range: None,
+        }
+    }
+
     /// The span a selection stands for, or `Err(current_length)` when it is
     /// unsatisfiable.
     fn of(selection: Selection) -> Result<Span, u64> {
@@ -230,6 +288,27 @@ impl Span {
             Selection::Unsatisfiable { current_length } => Err(current_length),
         }
     }
+}
+
+/// A `200` or `206` of the log: `body` with the head `span` describes. The
+/// coding depends on `Accept-Encoding`, so every such response says so
+/// (`Vary`), whichever coding it has.
+fn log_response(body: ResponseBody, span: &Span) -> Response<ResponseBody> {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = span.status;
+    insert(&mut resp, header::CONTENT_TYPE, "text/plain; charset=utf-8");
+    insert(&mut resp, header::VARY, "Accept-Encoding");
+    // A live log changes under any cache; a complete one is still
+    // private to whoever holds the token.
+    insert(&mut resp, header::CACHE_CONTROL, "no-store");
+    insert(&mut resp, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    if let Some(len) = span.content_length {
+        insert(&mut resp, header::CONTENT_LENGTH, &len.to_string());
+    }
+    if let Some(range) = &span.content_range {
+        insert(&mut resp, header::CONTENT_RANGE, range);
+    }
+    with_cors(resp)
 }
 
 /// `416` with the log's current length (RFC 9110 §15.5.17).
@@ -329,7 +408,8 @@ mod tests {
     fn readers(token: &str) -> ReadHandler {
         let file = tempfile::tempfile().unwrap();
         let store = LogStore::with_file(file, StoreLimits::from_ring_bytes(1024));
-        ReadHandler::new(store, token, 4, Arc::new(Metrics::new()))
+        let encodings = Encodings::create_in(&store, &std::env::temp_dir(), 1024).unwrap();
+        ReadHandler::new(store, encodings, token, 4, Arc::new(Metrics::new()))
     }
 
     #[test]

@@ -43,7 +43,7 @@ use crate::http::reader::ReadHandler;
 use crate::http::upload::UploadHandler;
 use crate::metrics::Metrics;
 use crate::signals::Signals;
-use crate::store::{LogStore, Phase, StoreLimits};
+use crate::store::{Encodings, LogStore, Phase, StoreLimits};
 
 /// How long connections get, after SIGTERM/SIGINT, to finish their
 /// responses: a complete log drains, an upload in progress may finish; a
@@ -114,15 +114,20 @@ impl Server {
             .map(TlsAcceptor::from);
 
         let metrics = Arc::new(Metrics::new());
+        // The log and its compressed copies (empty until a reader asks for
+        // one): every temp file exists before livelog reports ready.
+        let temp_dir_error = |source| StartupError::TempDir {
+            dir: config.temp_dir.clone(),
+            source,
+        };
         let store = LogStore::create_in(
             &config.temp_dir,
             StoreLimits::from_ring_bytes(config.ring_bytes),
             metrics.store.clone(),
         )
-        .map_err(|source| StartupError::TempDir {
-            dir: config.temp_dir.clone(),
-            source,
-        })?;
+        .map_err(temp_dir_error)?;
+        let encodings = Encodings::create_in(&store, &config.temp_dir, config.ring_bytes)
+            .map_err(temp_dir_error)?;
 
         let upload = UploadListener::bind(config.put_host, config.put_port)?;
         let readers = listen::bind_port(Port::Reader, config.get_host, config.get_port)?;
@@ -145,6 +150,7 @@ impl Server {
             upload: UploadHandler::new(store.clone(), Arc::new(observer), config.progress_every),
             read: ReadHandler::new(
                 store.clone(),
+                encodings,
                 &config.access_token,
                 config.max_readers,
                 Arc::clone(&metrics),

@@ -10,7 +10,9 @@
 //! * `file.rs` — the temp file and positional I/O on it;
 //! * `ring.rs` — the ring of recent chunks;
 //! * `cursor.rs` — a reader's position and how it gets the next chunk;
-//! * `catch_up.rs` — reads behind the ring, within a shared memory budget.
+//! * `catch_up.rs` — reads behind the ring, within a shared memory budget;
+//! * `compressed.rs` — the log's compressed copies (gzip, zstd): one
+//!   compressor per coding writes a second store that readers read.
 //!
 //! The rules that make slow readers harmless:
 //!
@@ -28,6 +30,7 @@
 //!   an upload cut off any way at all never looks complete.
 
 mod catch_up;
+mod compressed;
 mod cursor;
 mod file;
 mod positions;
@@ -44,6 +47,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 pub use catch_up::{BUDGET_WAIT, FILE_READ_BYTES, UNBUDGETED_READ_BYTES};
+pub use compressed::{Codec, Encodings};
 pub use cursor::{Cursor, Incomplete, ReadError};
 
 use catch_up::CatchUp;
@@ -175,6 +179,42 @@ impl LogStore {
     }
 
     fn with_log_file(file: LogFile, limits: StoreLimits, metrics: StoreMetrics) -> Self {
+        Self::with_parts(
+            file,
+            limits.ring_bytes,
+            Arc::new(CatchUp::new(limits.catch_up_bytes)),
+            metrics,
+        )
+    }
+
+    /// Creates another store, with its own temp file in `dir` (created as
+    /// [`LogStore::create_in`] creates the log's) and its own ring of `ring_bytes`, whose readers catching up
+    /// from the file share *this* store's catch-up budget: the memory of
+    /// catch-up reads stays one budget however many stores there are. Its
+    /// readers count in this store's reader metrics (ring hits, catch-up
+    /// reads, live latency from its own appends); its appends are not the
+    /// upload's and count nowhere.
+    ///
+    /// # Errors
+    /// The I/O error from creating the file.
+    pub fn sibling_in(&self, dir: &Path, ring_bytes: usize) -> io::Result<LogStore> {
+        Ok(Self::with_parts(
+            LogFile::create_in(dir)?,
+            ring_bytes,
+            Arc::clone(&self.shared.catch_up),
+            StoreMetrics {
+                upload_bytes: Default::default(),
+                ..self.shared.metrics.clone()
+            },
+        ))
+    }
+
+    fn with_parts(
+        file: LogFile,
+        ring_bytes: usize,
+        catch_up: Arc<CatchUp>,
+        metrics: StoreMetrics,
+    ) -> Self {
         let (progress, _) = watch::channel(Progress {
             len: 0,
             phase: Phase::AwaitingUpload,
@@ -182,9 +222,9 @@ impl LogStore {
         LogStore {
             shared: Arc::new(Shared {
                 file: Arc::new(file),
-                ring: Mutex::new(Ring::new(limits.ring_bytes)),
+                ring: Mutex::new(Ring::new(ring_bytes)),
                 progress,
-                catch_up: Arc::new(CatchUp::new(limits.catch_up_bytes)),
+                catch_up,
                 positions: Positions::default(),
                 metrics,
             }),
