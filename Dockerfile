@@ -40,10 +40,13 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 FROM scratch
 ARG VERSION=0.0.0-dev
+# Where the image's source lives (the release workflow passes its repository's
+# address); empty for a local build.
+ARG SOURCE=""
 LABEL org.opencontainers.image.title="livelog" \
       org.opencontainers.image.description="Stream one growing log upload to many token-checked HTTP(S) readers, live" \
       org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.source="https://github.com/taskcluster/livelog" \
+      org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.licenses="MPL-2.0"
 # The root file system scripts/build-static.sh laid out: /livelog and /tmp
 # (scratch has none) for the temp file, mode 1777 as on any Unix, so that any
