@@ -579,6 +579,7 @@
   let firstLinesMarked = false;
   let renderScheduled = false;
   let labelsDirty = true;
+  let ownScrollTop = -1; // the scrollTop the page set itself (not the reader)
 
   function scheduleRender() {
     if (!renderScheduled) {
@@ -727,7 +728,7 @@
       pendingJump = false;
       scrollToLine(Math.min(selection[0], n - 1), true);
     } else if (following) {
-      logEl.scrollTop = h;
+      setScrollTop(h);
     }
 
     const top = logEl.scrollTop * scale;
@@ -798,18 +799,27 @@
     const top = logEl.scrollTop * scale;
     if (!near && y >= top && y + ROW_H <= top + vh) return;
     const want = Math.max(0, near ? y - vh / 3 : y - vh / 2);
-    logEl.scrollTop = want / scale;
+    setScrollTop(want / scale);
     scheduleRender();
+  }
+
+  function setScrollTop(top) {
+    logEl.scrollTop = top;
+    ownScrollTop = logEl.scrollTop;
   }
 
   function atBottom() {
     return logEl.scrollTop + logEl.clientHeight >= logEl.scrollHeight - 2;
   }
 
+  // The reader follows the tail when they scroll to the bottom, and stops
+  // when they scroll away from it. Scrolls the page made itself (following,
+  // jumping to a line) change nothing.
   logEl.addEventListener(
     'scroll',
     () => {
-      setFollowing(atBottom());
+      if (logEl.scrollTop !== ownScrollTop) setFollowing(atBottom());
+      ownScrollTop = -1;
       scheduleRender();
     },
     { passive: true },
@@ -819,7 +829,7 @@
   logEl.addEventListener(
     'wheel',
     (e) => {
-      if (e.deltaY < 0) setFollowing(false);
+      if (e.deltaY < 0 && logEl.scrollHeight > logEl.clientHeight) setFollowing(false);
     },
     { passive: true },
   );
@@ -857,7 +867,8 @@
 
   rowsEl.addEventListener('click', (e) => {
     const ln = e.target.closest('.ln');
-    if (!ln) return;
+    // Ctrl-, Cmd- or middle-click opens the link elsewhere, as links do.
+    if (!ln || e.ctrlKey || e.metaKey || e.altKey || e.button !== 0) return;
     e.preventDefault();
     const i = Number(ln.dataset.n);
     let hash = '#L' + i;

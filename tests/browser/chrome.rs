@@ -166,8 +166,13 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and a headless Chromium with a fresh profile.
     pub async fn start() -> Browser {
+        Browser::start_with(&[]).await
+    }
+
+    /// Same, with more Chromium flags.
+    pub async fn start_with(extra: &[&str]) -> Browser {
         let driver = Driver::start();
-        let args = vec![
+        let mut args = vec![
             "--headless".to_string(),
             // Needed as root (CI runs as root); the page under test is ours.
             "--no-sandbox".into(),
@@ -184,6 +189,7 @@ impl Browser {
             "--window-size=1280,800".into(),
             format!("--user-data-dir={}", driver.profile.path().display()),
         ];
+        args.extend(extra.iter().map(|a| a.to_string()));
         let caps = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {

@@ -10,37 +10,20 @@
 //! cargo test --test browser -- --ignored
 //! ```
 //!
-//! The server under test is `server()`: until the daemon implements the
-//! server side of issue 12, the dev stand-in `dev/viewer/mock_livelog.py`,
-//! which takes the daemon's environment, prints its ready line and serves
-//! the same upload and reader ports.
+//! The server under test is `target::server()`.
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod chrome;
 mod proxy;
+mod target;
 
 use chrome::{Browser, PATIENCE};
-use common::{Daemon, DaemonBuilder, TOKEN, Uploader, pattern};
+use common::{TOKEN, Uploader, pattern};
 use proxy::CuttingProxy;
 use serde_json::json;
-
-/// Starts the server under test, heartbeats every second.
-fn server() -> Daemon {
-    let mock = concat!(env!("CARGO_MANIFEST_DIR"), "/dev/viewer/mock_livelog.py");
-    let python = if std::path::Path::new("/usr/bin/python3").exists() {
-        "/usr/bin/python3"
-    } else {
-        "python3"
-    };
-    DaemonBuilder::new()
-        .env("LIVELOG_HEARTBEAT_SECS", "1")
-        // The stand-in runs in place of the binary (whose path it is given
-        // last, and ignores). Remove this line to test the daemon itself.
-        .wrapper(&[python, mock, "--"])
-        .start()
-}
+use target::server;
 
 fn view_url(addr: std::net::SocketAddr, fragment: &str) -> String {
     format!("http://{addr}/view/{TOKEN}{fragment}")
@@ -199,6 +182,14 @@ async fn event_source_reconstructs_the_log_exactly_across_cuts() {
         .js("const t = window.__collected; return {opens: t.opens, lastId: t.lastId, end: t.end, backwards: t.backwards, length: t.text.length};")
         .await;
     assert_eq!(proxy.cuts(), 2, "the proxy cut two connections");
+    let resumed = proxy.last_event_ids();
+    assert!(
+        resumed.len() == 2
+            && resumed
+                .iter()
+                .all(|id| id.parse::<u64>().is_ok_and(|n| n > 0)),
+        "both reconnects resume with Last-Event-ID: {resumed:?}"
+    );
     assert_eq!(got["opens"], json!(3), "one open per connection: {got}");
     assert_eq!(got["backwards"], json!(0), "event ids only grow: {got}");
     assert_eq!(got["lastId"], json!(bytes.len()), "{got}");
@@ -608,11 +599,14 @@ async fn viewer_search_opens_with_ctrl_f_and_finds_a_line_off_screen() {
 #[ignore = "needs chromium and chromedriver"]
 async fn viewer_resumes_after_cuts_without_losing_or_repeating_a_line() {
     let d = server();
-    let proxy = CuttingProxy::start(d.get, 300 * 1024, 2);
+    // Cuts well after the first events (their size is the server's
+    // choice), mid-event.
+    let proxy = CuttingProxy::start(d.get, 300 * 1024 + 77, 2);
     let b = Browser::start().await;
     b.goto(&view_url(proxy.addr, "")).await;
     wait_state(&b, "waiting").await;
     let mut log = Vec::new();
+    let mut want = Vec::new();
     for n in 1..=20_000 {
         log.extend_from_slice(
             format!(
@@ -621,19 +615,30 @@ async fn viewer_resumes_after_cuts_without_losing_or_repeating_a_line() {
             )
             .as_bytes(),
         );
+        want.push(format!("line {n} of a log that is cut twice"));
     }
     let mut up = Uploader::start(d.put);
     upload_in_chunks(&mut up, &log, &chunk_sizes(512, 8192, 3));
     assert_eq!(up.finish().0, 201);
     wait_state(&b, "complete").await;
     assert_eq!(proxy.cuts(), 2);
+    // Both reconnects resumed from where they broke (and not from 0).
+    let resumed = proxy.last_event_ids();
+    assert!(
+        resumed.len() == 2
+            && resumed
+                .iter()
+                .all(|id| id.parse::<u64>().is_ok_and(|n| n > 0)),
+        "Last-Event-ID sent: {resumed:?}"
+    );
     let shown = b.js(SHOWN).await;
     assert_eq!(shown["lines"], json!("20000"), "{shown}");
     assert_eq!(shown["bytes"], json!(log.len().to_string()), "{shown}");
-    assert_eq!(
-        line_on_screen(&b, 20_000).await.as_deref(),
-        Some("line 20000 of a log that is cut twice")
-    );
+    let got = all_lines(&b).await;
+    if let Some(i) = (0..want.len()).find(|&i| got.get(i) != Some(&want[i])) {
+        panic!("line {} is {:?}, want {:?}", i + 1, got.get(i), want[i]);
+    }
+    assert_eq!(got.len(), want.len());
     // EventSource's own reconnects are network errors, not messages: the
     // console stays empty.
     let console = b.console().await;
@@ -644,6 +649,46 @@ async fn viewer_resumes_after_cuts_without_losing_or_repeating_a_line() {
         "{console:#?}"
     );
     b.close().await;
+}
+
+/// Every line the viewer shows, read by scrolling through the whole log
+/// half a (tall) screen at a time.
+async fn all_lines(b: &Browser) -> Vec<String> {
+    b.client
+        .set_window_size(1280, 3000)
+        .await
+        .expect("a tall window");
+    let lines = b
+        .client
+        .execute_async(
+            r#"
+            const done = arguments[0];
+            const log = document.getElementById('log');
+            const n = Number(document.documentElement.dataset.lines);
+            const seen = new Array(n).fill(null);
+            const frame = () => new Promise((ok) => requestAnimationFrame(() => setTimeout(ok, 0)));
+            (async () => {
+                for (let top = 0; ; top += log.clientHeight / 2) {
+                    log.scrollTop = top;
+                    await frame();
+                    for (const row of document.querySelectorAll('.row')) {
+                        seen[Number(row.dataset.line) - 1] = row.querySelector('.tx').textContent;
+                    }
+                    if (log.scrollTop + log.clientHeight >= log.scrollHeight) break;
+                }
+                done(seen);
+            })();
+            "#,
+            vec![],
+        )
+        .await
+        .expect("read every line");
+    lines
+        .as_array()
+        .expect("lines")
+        .iter()
+        .map(|l| l.as_str().unwrap_or("<never shown>").to_string())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

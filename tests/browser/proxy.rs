@@ -4,13 +4,15 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub struct CuttingProxy {
     /// Where the browser connects.
     pub addr: SocketAddr,
     cuts: Arc<AtomicUsize>,
+    /// Everything clients sent (request heads), per connection.
+    sent: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 impl CuttingProxy {
@@ -23,6 +25,8 @@ impl CuttingProxy {
         let cuts = Arc::new(AtomicUsize::new(0));
         let budget = Arc::new(AtomicUsize::new(times));
         let counter = Arc::clone(&cuts);
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let requests = Arc::clone(&sent);
         // Runs until the test process exits: a blocked accept costs nothing.
         std::thread::spawn(move || {
             for client in listener.incoming() {
@@ -33,8 +37,9 @@ impl CuttingProxy {
                 let _ = client.set_nodelay(true);
                 let _ = server.set_nodelay(true);
                 let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                // Requests: client -> server, untouched.
-                std::thread::spawn(move || copy(c2, s2));
+                // Requests: client -> server, untouched, and recorded.
+                let requests = Arc::clone(&requests);
+                std::thread::spawn(move || copy(c2, s2, requests));
                 let budget = Arc::clone(&budget);
                 let counter = Arc::clone(&counter);
                 // Responses: server -> client, counted, cut at `after`.
@@ -64,7 +69,24 @@ impl CuttingProxy {
                 });
             }
         });
-        CuttingProxy { addr, cuts }
+        CuttingProxy { addr, cuts, sent }
+    }
+
+    /// The values of every `Last-Event-ID` request header clients sent.
+    pub fn last_event_ids(&self) -> Vec<String> {
+        let sent = self.sent.lock().unwrap();
+        sent.iter()
+            .flat_map(|conn| {
+                String::from_utf8_lossy(conn)
+                    .lines()
+                    .filter_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("last-event-id")
+                            .then(|| v.trim().to_string())
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     /// Connections cut so far.
@@ -79,12 +101,18 @@ fn take_one(budget: &AtomicUsize) -> bool {
         .is_ok()
 }
 
-fn copy(mut from: TcpStream, mut to: TcpStream) {
+fn copy(mut from: TcpStream, mut to: TcpStream, record: Arc<Mutex<Vec<Vec<u8>>>>) {
+    let slot = {
+        let mut all = record.lock().unwrap();
+        all.push(Vec::new());
+        all.len() - 1
+    };
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
+                record.lock().unwrap()[slot].extend_from_slice(&buf[..n]);
                 if to.write_all(&buf[..n]).is_err() {
                     break;
                 }
