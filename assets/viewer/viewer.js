@@ -755,8 +755,11 @@
       shownGen = generation;
     }
 
-    // Wide lines widen the scroll area (the estimate counts a tab as one column).
-    const w = Math.max(estimatedWidth(), rowsEl.scrollWidth);
+    // Wide lines widen the scroll area. The estimate counts a tab as one
+    // column, so the rows on screen are measured too (their text, not the
+    // rows, which are at least as wide as the view).
+    let w = estimatedWidth();
+    for (const tx of rowsEl.querySelectorAll('.tx')) w = Math.max(w, tx.offsetLeft + tx.offsetWidth);
     if (w > spacerW) {
       spacerW = w;
       spacer.style.width = w + 'px';

@@ -2,8 +2,9 @@
 //! an ephemeral port, one browser session with a fresh profile, all of it
 //! torn down on drop (even when a test panics).
 //!
-//! Binaries: `LIVELOG_CHROMIUM` and `LIVELOG_CHROMEDRIVER`, or Debian's
-//! `chromium` and `chromium-driver` packages where apt puts them.
+//! Binaries: `LIVELOG_CHROMIUM` and `LIVELOG_CHROMEDRIVER`, else Debian's
+//! `chromium` and `chromium-driver` where apt puts them, else `PATH`. The
+//! two must be the same version (Debian's packages are).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -21,11 +22,25 @@ use serde_json::{Value, json};
 /// for two busy cores.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
-fn find(var: &str, candidates: &[&str]) -> Option<PathBuf> {
+/// `$var` if set, else the first of `candidates` that exists, else the
+/// first of `names` on `PATH`.
+fn find(var: &str, candidates: &[&str], names: &[&str]) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(var) {
         return Some(PathBuf::from(path));
     }
-    candidates.iter().map(PathBuf::from).find(|p| p.is_file())
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    candidates
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .or_else(|| {
+            names
+                .iter()
+                .flat_map(|n| on_path.iter().map(move |dir| dir.join(n)))
+                .find(|p| p.is_file())
+        })
 }
 
 /// Chromium's own binary: Debian's /usr/bin/chromium is a shell wrapper
@@ -39,6 +54,7 @@ fn chromium() -> PathBuf {
             "/usr/bin/chromium-browser",
             "/usr/bin/google-chrome",
         ],
+        &["chromium", "google-chrome", "chrome"],
     )
     .expect(
         "browser tests need Chromium: apt-get install chromium chromium-driver \
@@ -50,6 +66,7 @@ fn chromedriver() -> PathBuf {
     find(
         "LIVELOG_CHROMEDRIVER",
         &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"],
+        &["chromedriver"],
     )
     .expect(
         "browser tests need chromedriver: apt-get install chromium-driver \

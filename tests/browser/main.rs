@@ -745,3 +745,43 @@ async fn viewer_page_runs_under_a_strict_csp_and_requests_nothing_else() {
     assert!(!title.as_str().unwrap().contains(TOKEN), "{title}");
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromedriver"]
+async fn viewer_shows_a_real_build_log_and_takes_its_picture() {
+    // Captured from a terminal: curl's `\r` progress bar, then
+    // `cargo build --color always` and `cargo test --color always`.
+    let log = include_bytes!("cargo-build.log");
+    let d = server();
+    let mut up = Uploader::start(d.put);
+    upload_in_chunks(&mut up, log, &chunk_sizes(64, 97, 5));
+    assert_eq!(up.finish().0, 201);
+    let b = Browser::start().await;
+    b.client
+        .set_window_size(1100, 760)
+        .await
+        .expect("window size");
+    b.goto(&view_url(d.get, "#L2")).await;
+    wait_state(&b, "complete").await;
+    let progress = line_on_screen(&b, 2).await.expect("line 2 on screen");
+    assert!(
+        progress.ends_with("100.0%") && !progress.contains("14.5%"),
+        "the progress bar collapsed to its last state: {progress:?}"
+    );
+    let colours = b
+        .js("return new Set([...document.querySelectorAll('.tx span')].map((s) => getComputedStyle(s).color)).size;")
+        .await;
+    assert!(colours.as_u64().unwrap() >= 4, "{colours} colours");
+    let failed = b
+        .js("const s = [...document.querySelectorAll('.tx span')].find((s) => s.textContent === 'FAILED'); return s ? getComputedStyle(s).color : null;")
+        .await;
+    assert_eq!(failed, json!("rgb(205, 49, 49)"));
+    assert_quiet_console(&b).await;
+    let png = b.screenshot().await;
+    let out = std::env::var_os("LIVELOG_SCREENSHOT").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/viewer.png"),
+        std::path::PathBuf::from,
+    );
+    std::fs::write(&out, png).expect("write the screenshot");
+    b.close().await;
+}
