@@ -208,6 +208,20 @@ async fn viewer_run(d: &Daemon, lines: usize) -> Viewer {
         )
         .await
         .expect("search");
+    // Line links work in the scaled scroll range too (beyond ~833,000 lines).
+    let deep = lines * 4 / 5 + 1;
+    b.js(&format!("location.hash = '#L{deep}';")).await;
+    b.wait_for(
+        "a deep line link to scroll there",
+        &format!(
+            "(() => {{ const r = document.querySelector('.row.sel[data-line=\"{deep}\"]'); \
+             const box = document.getElementById('log').getBoundingClientRect(); \
+             return r && r.getBoundingClientRect().top >= box.top && r.getBoundingClientRect().bottom <= box.bottom; }})()"
+        ),
+        "[...document.querySelectorAll('.row')].slice(0, 3).map((r) => r.dataset.line)",
+        LIMIT,
+    )
+    .await;
     let want = format!("1 of {}", lines / 1000);
     let found = search[1].as_str().unwrap_or("");
     assert!(
