@@ -610,6 +610,9 @@
 
   function setState(s, label) {
     state = s;
+    // The counts first, not at the next frame: whoever sees the new state
+    // (a screen reader, a test) sees the lines and bytes it speaks of.
+    updateLabels(screen.count());
     root.dataset.state = s;
     stateEl.textContent = label || LABELS[s];
     document.title = 'livelog · ' + (label || LABELS[s]);
