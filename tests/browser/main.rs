@@ -17,6 +17,7 @@ mod common;
 
 mod chrome;
 mod proxy;
+mod server;
 mod target;
 
 use chrome::{Browser, PATIENCE};
