@@ -1,6 +1,6 @@
 //! Viewer benchmark (issue 12): the viewer page in headless Chromium with a
-//! 100 MB log of 1,000,000 lines, next to baselines measured in the same
-//! run, alternated, medians of several runs.
+//! 100 MB log of 1,000,000 lines, served by the release binary, next to
+//! baselines measured in the same run, alternated, medians of several runs.
 //!
 //! ```sh
 //! cargo bench --bench viewer
@@ -22,8 +22,7 @@
 //!
 //! Knobs (environment): `LIVELOG_BENCH_VIEWER_LINES` (1000000; each line is
 //! 100 bytes), `LIVELOG_BENCH_VIEWER_RUNS` (3), `LIVELOG_BENCH_VIEWER_SCENARIOS`
-//! (`viewer,sse,raw,live`), `LIVELOG_BENCH_EVENT_BYTES` (the dev stand-in's
-//! largest event, default 65536).
+//! (`viewer,sse,raw,live`).
 //!
 //! Needs Chromium, chromedriver and curl (see tests/browser/chrome.rs).
 
@@ -99,8 +98,7 @@ fn upload(d: &Daemon, log: &[u8]) {
 }
 
 fn server() -> Daemon {
-    let event_bytes: String = env_or("LIVELOG_BENCH_EVENT_BYTES", "65536".to_string());
-    target::server_with(&[("MOCK_EVENT_BYTES", &event_bytes)])
+    target::server()
 }
 
 fn secs(ms: f64) -> String {

@@ -340,9 +340,9 @@ fn a_character_split_across_chunks_is_never_split_across_events() {
     let mut up = Uploader::start(d.put);
     // "a€": the euro sign's first two bytes, then its last.
     up.chunk(b"a\xe2\x82");
-    wait_for_output(&reader, "id: 1\ndata: \"a\"\n");
+    wait_for_output(&reader, "data: \"a\"\nid: 1\n");
     up.chunk(b"\xac!");
-    wait_for_output(&reader, "id: 5\ndata: \"€!\"\n");
+    wait_for_output(&reader, "data: \"€!\"\nid: 5\n");
     // A 4-byte character in three chunks.
     up.chunk(b"\xf0");
     up.chunk(b"\x9d");

@@ -132,6 +132,93 @@ fn offset(text: &str) -> Option<u64> {
     text.parse().ok()
 }
 
+/// Where decoded text goes: a `String`, or an event's JSON string being
+/// written ([`JsonText`]).
+pub trait TextOut {
+    /// Appends `s`.
+    fn push_str(&mut self, s: &str);
+
+    /// Appends `c`.
+    fn push(&mut self, c: char) {
+        self.push_str(c.encode_utf8(&mut [0; 4]));
+    }
+}
+
+impl TextOut for String {
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+}
+
+/// The contents of a JSON string (without its quotes), escaped as
+/// `serde_json` escapes (`\"`, `\\`, `\n`, `\r`, `\t`, `\b`, `\f`, other
+/// control characters as `\u00XX`; everything else as it is), written
+/// straight from the log's bytes: no copy of the text in between.
+#[derive(Debug, Default)]
+pub struct JsonText(pub Vec<u8>);
+
+impl TextOut for JsonText {
+    fn push_str(&mut self, s: &str) {
+        let bytes = s.as_bytes();
+        let out = &mut self.0;
+        out.reserve(bytes.len());
+        let (mut start, mut i) = (0, 0);
+        while i < bytes.len() {
+            // Eight bytes at a time while none needs escaping (log text
+            // mostly does not): one test per word instead of eight.
+            while let Some(word) = bytes.get(i..i + 8) {
+                let word = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+                if needs_escape(word) {
+                    break;
+                }
+                i += 8;
+            }
+            let Some(&b) = bytes.get(i) else {
+                break;
+            };
+            i += 1;
+            let escaped: &[u8] = match b {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                b'\t' => b"\\t",
+                0x08 => b"\\b",
+                0x0c => b"\\f",
+                0..0x20 => &[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 0xf)],
+                ],
+                _ => continue,
+            };
+            out.extend_from_slice(&bytes[start..i - 1]);
+            out.extend_from_slice(escaped);
+            start = i;
+        }
+        out.extend_from_slice(&bytes[start..]);
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `true` if a byte of `word` is a control character, `"` or `\\` (the
+/// bytes a JSON string escapes). Exact, by the classic "has a byte less
+/// than n" and "has a zero byte" word tricks.
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = u64::MAX / 255;
+    const HIGHS: u64 = ONES * 0x80;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word;
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    let is_quote = quote.wrapping_sub(ONES) & !quote;
+    let is_backslash = backslash.wrapping_sub(ONES) & !backslash;
+    (below_space | is_quote | is_backslash) & HIGHS != 0
+}
+
 /// Log bytes as text, fed piece by piece: valid UTF-8 as it is, each
 /// maximal invalid sequence as one U+FFFD, and an incomplete sequence at the
 /// end of a piece held back until the next piece completes it (or shows it
@@ -149,12 +236,18 @@ impl Utf8Text {
     }
 
     /// Appends the text of `input` (after whatever was held back) to `out`.
-    pub fn push(&mut self, mut input: &[u8], out: &mut String) {
+    pub fn push(&mut self, mut input: &[u8], out: &mut impl TextOut) {
         if self.held_len > 0 {
             input = self.complete_held(input, out);
             if self.held_len > 0 {
                 return; // still incomplete: `input` is used up
             }
+        }
+        // Mostly the whole piece is valid: `from_utf8` checks it a word at a
+        // time where `utf8_chunks` goes byte by byte.
+        if let Ok(text) = std::str::from_utf8(input) {
+            out.push_str(text);
+            return;
         }
         let mut chunks = input.utf8_chunks().peekable();
         while let Some(chunk) = chunks.next() {
@@ -174,7 +267,7 @@ impl Utf8Text {
     }
 
     /// The log ended: what is held back will never be completed.
-    pub fn finish(&mut self, out: &mut String) {
+    pub fn finish(&mut self, out: &mut impl TextOut) {
         if self.held_len > 0 {
             self.held_len = 0;
             out.push(char::REPLACEMENT_CHARACTER);
@@ -184,7 +277,7 @@ impl Utf8Text {
     /// Completes the held-back character with the first bytes of `input`
     /// (or finds it invalid, or still incomplete); returns the rest of
     /// `input`.
-    fn complete_held<'a>(&mut self, input: &'a [u8], out: &mut String) -> &'a [u8] {
+    fn complete_held<'a>(&mut self, input: &'a [u8], out: &mut impl TextOut) -> &'a [u8] {
         let held = self.held_len;
         // A character is at most 4 bytes: that many decide it.
         let take = input.len().min(4 - held);
@@ -303,7 +396,8 @@ impl Source {
     /// is held back too, once the log ended), or `None` if they hold no
     /// whole character yet.
     fn log_event(&mut self) -> Option<Bytes> {
-        let mut text = String::with_capacity(self.pending_len.min(EVENT_BYTES) + 4);
+        let mut text = JsonText(event_head(self.pending_len.min(EVENT_BYTES)));
+        let start = text.0.len();
         let mut budget = EVENT_BYTES;
         while budget > 0 {
             let Some(front) = self.pending.front_mut() else {
@@ -321,13 +415,13 @@ impl Source {
         if self.end.is_some() && self.pending_len == 0 {
             self.text.finish(&mut text);
         }
-        if text.is_empty() {
+        if text.0.len() == start {
             return None;
         }
         let id = self.cursor.position() - self.pending_len as u64 - self.text.held() as u64;
         self.metrics.sent_bytes.inc_by(id - self.sent_to);
         self.sent_to = id;
-        Some(log_frame(id, &text))
+        Some(log_frame(id, text.0))
     }
 
     fn end_event(&self, end: End) -> Bytes {
@@ -341,16 +435,21 @@ impl Source {
     }
 }
 
-/// `event: log`, `id: <id>`, `data: <text as a JSON string>`.
-fn log_frame(id: u64, text: &str) -> Bytes {
-    // JSON escapes every control character (`\r`, `\n`, ESC...), so the
-    // data is one line whatever the log holds.
-    let mut out = Vec::with_capacity(text.len() + text.len() / 8 + 48);
-    out.extend_from_slice(b"event: log\nid: ");
+/// The start of a `log` event's frame, with room for `text_bytes` of text:
+/// the event's text is escaped into it, and [`log_frame`] finishes it.
+/// (The id is known only once the text is: it goes last, which SSE allows.)
+fn event_head(text_bytes: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text_bytes + text_bytes / 8 + 64);
+    out.extend_from_slice(b"event: log\ndata: \"");
+    out
+}
+
+/// Finishes a `log` event: `event: log`, `data: <text as a JSON string>`,
+/// `id: <end offset>`. JSON escapes every control character (`\r`, `\n`,
+/// ESC...), so the data is one line whatever the log holds.
+fn log_frame(id: u64, mut out: Vec<u8>) -> Bytes {
+    out.extend_from_slice(b"\"\nid: ");
     out.extend_from_slice(id.to_string().as_bytes());
-    out.extend_from_slice(b"\ndata: ");
-    // Writing a `str` into a `Vec` cannot fail.
-    let _ = serde_json::to_writer(&mut out, text);
     out.extend_from_slice(b"\n\n");
     Bytes::from(out)
 }
@@ -514,6 +613,36 @@ mod tests {
         }
     }
 
+    proptest! {
+        /// Escaping is exactly `serde_json`'s, whatever the text.
+        #[test]
+        fn json_text_escapes_as_serde_json_does(
+            text in prop_oneof!["\\PC{0,80}", "[\\x00-\\x7f]{0,80}", "[\"\\\\\\x00-\\x1f a]{0,40}"],
+        ) {
+            let mut json = JsonText(b"\"".to_vec());
+            json.push_str(&text);
+            json.0.push(b'"');
+            prop_assert_eq!(String::from_utf8(json.0).unwrap(), serde_json::to_string(&text).unwrap());
+        }
+    }
+
+    #[test]
+    fn needs_escape_finds_every_escaped_byte_in_any_lane() {
+        for b in 0..=255u8 {
+            let escaped = b < 0x20 || b == b'"' || b == b'\\';
+            for lane in 0..8 {
+                let mut word = [b'a'; 8];
+                word[lane] = b;
+                assert_eq!(
+                    needs_escape(u64::from_le_bytes(word)),
+                    escaped,
+                    "{b:#x} in lane {lane}"
+                );
+            }
+        }
+        assert!(!needs_escape(u64::from_le_bytes(*b"\x7f\xff\x80 ~!#a")));
+    }
+
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
@@ -586,14 +715,14 @@ mod tests {
             frames(&store, 0).await,
             [
                 "retry: 2000\n\n",
-                "event: log\nid: 19\ndata: \"hello\\r\\n\\\"\\u001b[31m\\\" €!\"\n\n",
+                "event: log\ndata: \"hello\\r\\n\\\"\\u001b[31m\\\" €!\"\nid: 19\n\n",
                 "event: end\ndata: {\"complete\": true, \"length\": 19}\n\n",
             ]
         );
         // From inside the log, and from its end.
         assert_eq!(
             frames(&store, 17).await[1],
-            "event: log\nid: 19\ndata: \"\u{FFFD}!\"\n\n"
+            "event: log\ndata: \"\u{FFFD}!\"\nid: 19\n\n"
         );
         assert_eq!(
             frames(&store, 19).await[1..],
@@ -613,8 +742,8 @@ mod tests {
         assert_eq!(
             frames(&store, 0).await[1..],
             [
-                "event: log\nid: 4\ndata: \"cut \"\n\n",
-                "event: log\nid: 6\ndata: \"\u{FFFD}\"\n\n",
+                "event: log\ndata: \"cut \"\nid: 4\n\n",
+                "event: log\ndata: \"\u{FFFD}\"\nid: 6\n\n",
                 "event: end\ndata: {\"complete\": false, \"length\": 6}\n\n",
             ]
         );
