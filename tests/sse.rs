@@ -906,6 +906,31 @@ fn a_stalled_sse_stream_is_reset_on_http2_despite_heartbeats() {
     assert_eq!(d.stderr().matches("reader disconnected").count(), 1);
 }
 
+/// SIGTERM with an event stream waiting for an upload that has not
+/// started: livelog exits at once (none can start any more), and the
+/// stream gets its end event, incomplete, before the response ends cleanly.
+#[test]
+fn sigterm_ends_a_waiting_event_stream_with_an_incomplete_end() {
+    let mut d = Daemon::builder().env("LIVELOG_HEARTBEAT_SECS", "1").start();
+    let reader = sse_reader(&d.get_url(), &[]);
+    reader.wait_head();
+    // Heartbeats flowing: the stream is being served.
+    wait_for_output(&reader, ": heartbeat\n\n");
+    d.signal("TERM");
+    let status = d.wait_exit(SOON).expect("livelog exits");
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        d.stderr().contains("livelog stopped") && !d.stderr().contains("still open"),
+        "it waited out the grace: {}",
+        d.stderr()
+    );
+    let (code, out) = reader.finish();
+    assert_eq!(code, 0);
+    let s = parse(&out);
+    assert!(s.logs().is_empty());
+    assert_eq!(s.end(), Some(json!({"complete": false, "length": 0})));
+}
+
 // ------------------------------------------------------------------ viewer
 
 /// `GET /view/<token>`: one response holding the page with its script and
