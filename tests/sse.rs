@@ -328,6 +328,26 @@ fn other_accept_values_get_the_raw_log() {
     }
 }
 
+/// An event stream is identity whatever `Accept-Encoding` offers (each is
+/// framed for its reader alone; livelog compresses only what all readers
+/// of a coding share), while the raw log beside it is compressed.
+#[test]
+fn event_streams_are_never_compressed() {
+    let d = Daemon::start();
+    let log = text_log(64 * 1024, 4);
+    upload_all(&d, log.as_bytes());
+    for offer in ["gzip", "zstd", "gzip, deflate, br, zstd"] {
+        let encoding = format!("Accept-Encoding: {offer}");
+        let (status, headers, body) = exchange(&["-H", ACCEPT, "-H", &encoding, &d.get_url()]);
+        assert_eq!(status, 200, "{offer}");
+        assert_eq!(header(&headers, "content-encoding"), None, "{offer}");
+        assert_eq!(header(&headers, "content-type"), Some("text/event-stream"));
+        assert!(parse(&body).text() == log, "{offer}");
+    }
+    let (_, headers, _) = exchange(&["-H", "Accept-Encoding: gzip", &d.get_url()]);
+    assert_eq!(header(&headers, "content-encoding"), Some("gzip"));
+}
+
 /// A character split between uploaded chunks arrives whole, in one event;
 /// the bytes before it are not held back; invalid bytes become U+FFFD; an
 /// incomplete character left when the log ends becomes U+FFFD before the
