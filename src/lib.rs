@@ -10,7 +10,7 @@
 //! * [`server`] — sockets, TLS, HTTP/1.1 and HTTP/2 connections, timeouts,
 //!   the daemon's lifecycle and graceful shutdown;
 //! * [`http`] — what a request gets: the upload, the readers, byte ranges,
-//!   the access log;
+//!   Server-Sent Events, the viewer page, the access log;
 //! * [`store`] — the log itself: temp file, ring of recent chunks, notifier,
 //!   readers' cursors;
 //! * [`metrics`] — what livelog counts, updated by every layer;

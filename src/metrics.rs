@@ -46,19 +46,20 @@ impl PortLabels {
 
 /// The labels of a connected reader: its protocol (`http1`, `http2`) and
 /// what it reads (`raw`: the whole log as stored; `ranged`: a byte range;
-/// `gzip`, `zstd`: the whole log in that coding).
+/// `gzip`, `zstd`: the whole log in that coding; `sse`: the log as
+/// Server-Sent Events).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReaderLabels {
     /// `http1` or `http2`.
     pub protocol: &'static str,
-    /// `raw`, `ranged`, `gzip` or `zstd`.
+    /// `raw`, `ranged`, `gzip`, `zstd` or `sse`.
     pub kind: &'static str,
 }
 
 /// Every protocol label value a reader can have.
 pub const PROTOCOLS: [&str; 2] = ["http1", "http2"];
 /// Every kind label value a reader can have.
-pub const KINDS: [&str; 4] = ["raw", "ranged", "gzip", "zstd"];
+pub const KINDS: [&str; 5] = ["raw", "ranged", "gzip", "zstd", "sse"];
 
 /// What the store counts.
 #[derive(Clone, Debug)]

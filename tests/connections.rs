@@ -360,6 +360,7 @@ fn the_token_sent_anywhere_never_reaches_the_log() {
         for method in ["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH"] {
             for target in [
                 format!("/log/{TOKEN}"),
+                format!("/view/{TOKEN}"),
                 format!("/{TOKEN}"),
                 format!("/log?token={TOKEN}"),
                 format!("/x/{TOKEN}/y?{TOKEN}"),

@@ -746,6 +746,8 @@ fn token_never_logged_even_at_trace_level() {
             (format!("/log/{WRONG}"), 401),
             (format!("/log/x?token={TOKEN}"), 401),
             (format!("/{WRONG}"), 404),
+            (format!("/view/{TOKEN}"), 200),
+            (format!("/view/{WRONG}"), 401),
         ] {
             let resp = client.get(format!("{base}{path}")).send().unwrap();
             assert_eq!(resp.version(), version);
@@ -785,6 +787,11 @@ fn token_never_logged_even_at_trace_level() {
         );
     }
     assert!(count(&tls) > requests, "{}", tls.stderr());
+    assert!(
+        tls.stderr().contains("/view/<redacted>"),
+        "{}",
+        tls.stderr()
+    );
     assert!(count(&plain) > 3, "{}", plain.stderr());
 }
 

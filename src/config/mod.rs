@@ -38,11 +38,16 @@ pub const DEFAULT_MAX_READERS: usize = 10_000;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 20_000;
 /// Default request-header timeout in seconds (`LIVELOG_HEADER_TIMEOUT_SECS`).
 pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+/// Default seconds between Server-Sent Events heartbeats on a silent stream
+/// (`LIVELOG_HEARTBEAT_SECS`): well under the idle timeouts of common proxies
+/// and load balancers (nginx 60 s, AWS ALB 60 s).
+pub const DEFAULT_HEARTBEAT_SECS: u64 = 15;
 /// Default seconds between a running upload's progress lines
 /// (`LIVELOG_PROGRESS_SECS`).
 pub const DEFAULT_PROGRESS_SECS: u64 = 30;
 /// Largest timeout accepted, in seconds (365 days), for
-/// `LIVELOG_STALL_TIMEOUT_SECS` and `LIVELOG_HEADER_TIMEOUT_SECS`. Deadlines
+/// `LIVELOG_STALL_TIMEOUT_SECS`, `LIVELOG_HEADER_TIMEOUT_SECS` and the other
+/// `*_SECS` variables. Deadlines
 /// are computed as "now + timeout"; near `u64::MAX` seconds that overflows
 /// and would panic every connection, so such values are refused at startup.
 pub const MAX_TIMEOUT_SECS: u64 = 365 * 24 * 60 * 60;
@@ -106,6 +111,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "LIVELOG_HEADER_TIMEOUT_SECS",
         "close connections that send no complete request head in time (default 10)",
+    ),
+    (
+        "LIVELOG_HEARTBEAT_SECS",
+        "seconds between heartbeat comments on a silent Server-Sent Events stream (default 15)",
     ),
     ("DEBUG", "non-empty: debug logging (RUST_LOG also honoured)"),
     (
@@ -209,6 +218,9 @@ pub struct Config {
     /// How long a connection may take to send a complete request head (and,
     /// over TLS, to finish the handshake).
     pub header_timeout: Duration,
+    /// How often a Server-Sent Events stream with nothing to send gets a
+    /// heartbeat comment.
+    pub heartbeat: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -229,6 +241,7 @@ impl fmt::Debug for Config {
             .field("max_readers", &self.max_readers)
             .field("max_connections", &self.max_connections)
             .field("header_timeout", &self.header_timeout)
+            .field("heartbeat", &self.heartbeat)
             .finish()
     }
 }
@@ -252,6 +265,7 @@ impl Config {
             max_readers: DEFAULT_MAX_READERS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_timeout: Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS),
+            heartbeat: Duration::from_secs(DEFAULT_HEARTBEAT_SECS),
         }
     }
 
@@ -387,6 +401,14 @@ impl Config {
                 MAX_TIMEOUT_SECS,
             )?);
         }
+        if let Some(s) = v.livelog_heartbeat_secs {
+            config.heartbeat = Duration::from_secs(parse_number(
+                "LIVELOG_HEARTBEAT_SECS",
+                &s,
+                1,
+                MAX_TIMEOUT_SECS,
+            )?);
+        }
         Ok(config)
     }
 }
@@ -410,6 +432,7 @@ struct RawVars {
     livelog_max_readers: Option<String>,
     livelog_max_connections: Option<String>,
     livelog_header_timeout_secs: Option<String>,
+    livelog_heartbeat_secs: Option<String>,
 }
 
 /// HTTPS needs both files or neither.

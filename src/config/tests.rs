@@ -27,6 +27,7 @@ fn defaults_match_the_go_livelog() {
     assert!(c.tls.is_none());
     assert!(!c.debug);
     assert_eq!(c.ring_bytes, DEFAULT_RING_BYTES);
+    assert_eq!(c.heartbeat, Duration::from_secs(DEFAULT_HEARTBEAT_SECS));
 }
 
 #[test]
@@ -169,13 +170,14 @@ fn debug_output_never_shows_the_token() {
 }
 
 /// `(variable, min, max)` of every numeric limit.
-const LIMITS: [(&str, u128, u128); 6] = [
+const LIMITS: [(&str, u128, u128); 7] = [
     ("LIVELOG_PROGRESS_SECS", 1, MAX_TIMEOUT_SECS as u128),
     ("LIVELOG_RING_BYTES", 0, usize::MAX as u128),
     ("LIVELOG_STALL_TIMEOUT_SECS", 1, MAX_TIMEOUT_SECS as u128),
     ("LIVELOG_MAX_READERS", 1, MAX_READERS_LIMIT as u128),
     ("LIVELOG_MAX_CONNECTIONS", 1, MAX_CONNECTIONS_LIMIT as u128),
     ("LIVELOG_HEADER_TIMEOUT_SECS", 1, MAX_TIMEOUT_SECS as u128),
+    ("LIVELOG_HEARTBEAT_SECS", 1, MAX_TIMEOUT_SECS as u128),
 ];
 
 /// The value a parsed config holds for `var`.
@@ -186,6 +188,7 @@ fn limit_value(c: &Config, var: &str) -> u128 {
         "LIVELOG_MAX_READERS" => c.max_readers as u128,
         "LIVELOG_MAX_CONNECTIONS" => c.max_connections as u128,
         "LIVELOG_PROGRESS_SECS" => c.progress_every.as_secs() as u128,
+        "LIVELOG_HEARTBEAT_SECS" => c.heartbeat.as_secs() as u128,
         _ => c.header_timeout.as_secs() as u128,
     }
 }

@@ -19,17 +19,20 @@ use crate::config::Port;
 /// A response whose body logs the request's line when it is dropped.
 pub type LoggedResponse = Response<AccessLogged<ResponseBody>>;
 
-/// A request path as it may be logged, on any port: `/`, `/log`,
-/// `/metrics`, `/status`, `/log/<redacted>`, and `/<redacted>` for anything
+/// A request path as it may be logged, on any port: `/`, `/log`, `/view`,
+/// `/metrics`, `/status`, `/log/<redacted>`, `/view/<redacted>`, and
+/// `/<redacted>` for anything
 /// else, since any segment a client sends may be a mistyped or guessed
 /// token, which is as secret as the real one.
 pub fn redact_path(path: &str) -> &'static str {
     match path {
         "" | "/" => "/",
         "/log" => "/log",
+        "/view" => "/view",
         "/metrics" => "/metrics",
         "/status" => "/status",
         p if p.starts_with("/log/") => "/log/<redacted>",
+        p if p.starts_with("/view/") => "/view/<redacted>",
         _ => "/<redacted>",
     }
 }
@@ -191,17 +194,24 @@ mod tests {
         assert_eq!(redact_path("/log/secretpuppy"), "/log/<redacted>");
         assert_eq!(redact_path("/log/"), "/log/<redacted>");
         assert_eq!(redact_path("/log"), "/log");
+        assert_eq!(redact_path("/view/secretpuppy"), "/view/<redacted>");
+        assert_eq!(redact_path("/view/"), "/view/<redacted>");
+        assert_eq!(redact_path("/view"), "/view");
+        assert_eq!(redact_path("/viewsecretpuppy"), "/<redacted>");
         assert_eq!(redact_path("/"), "/");
         assert_eq!(redact_path("/secretpuppy"), "/<redacted>");
         assert_eq!(redact_path("/a/b/c"), "/<redacted>");
     }
 
     proptest! {
-        /// Whatever the path, the logged form is one of six fixed strings.
+        /// Whatever the path, the logged form is one of eight fixed strings.
         #[test]
         fn logged_path_is_always_fixed(path in "\\PC{0,200}") {
             let logged = redact_path(&path);
-            prop_assert!(["/", "/log", "/metrics", "/status", "/log/<redacted>", "/<redacted>"].contains(&logged));
+            prop_assert!([
+                "/", "/log", "/view", "/metrics", "/status",
+                "/log/<redacted>", "/view/<redacted>", "/<redacted>",
+            ].contains(&logged));
         }
     }
 }

@@ -3,7 +3,10 @@
 //! `store`).
 //!
 //! * [`upload`] — `PUT /log` on the upload port;
-//! * [`reader`] — `GET`/`HEAD`/`OPTIONS /log/<ACCESS_TOKEN>` on the reader port;
+//! * [`reader`] — `GET`/`HEAD`/`OPTIONS /log/<ACCESS_TOKEN>` on the reader port,
+//!   and `/view/<ACCESS_TOKEN>`;
+//! * [`sse`] — the log as Server-Sent Events, for `Accept: text/event-stream`;
+//! * [`viewer`] — the log viewer page (`assets/viewer/`);
 //! * [`ranges`] — RFC 9110 / RFC 8673 byte ranges of a log that may still grow;
 //! * [`encoding`] — which coding a reader gets (`Accept-Encoding`);
 //! * [`access_log`] — one line per request, the path redacted;
@@ -17,7 +20,9 @@ pub mod encoding;
 pub mod observe;
 pub mod ranges;
 pub mod reader;
+pub mod sse;
 pub mod upload;
+pub mod viewer;
 
 use bytes::Bytes;
 use http::{Response, StatusCode, header};

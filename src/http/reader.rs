@@ -14,9 +14,13 @@
 //! coding's compressed store ([`Encodings`]), written once by one compressor
 //! and read by every reader of that coding — then *which part of it*, and
 //! the same streaming body over that store's cursor.
+//!
+//! Before both, `Accept: text/event-stream` gets the log as Server-Sent
+//! Events (`sse.rs`; never ranged, never compressed). `/view/<ACCESS_TOKEN>`
+//! gets the viewer page (`viewer.rs`).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::stream;
 use http::header::{self, HeaderValue};
@@ -30,8 +34,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::access_log::{LoggedResponse, logged};
 use super::encoding;
 use super::ranges::{self, Selection};
-use super::{BoxError, ResponseBody, empty, plain};
-use crate::config::Port;
+use super::viewer::Viewer;
+use super::{BoxError, ResponseBody, empty, plain, sse};
+use crate::config::{DEFAULT_HEARTBEAT_SECS, Port};
 use crate::metrics::{Metrics, ReaderGauge, ReaderLabels};
 use crate::store::{Codec, Cursor, Encodings, LogStore, Phase, Progress};
 
@@ -57,6 +62,10 @@ pub struct ReadHandler {
     slots: Arc<Semaphore>,
     max_readers: usize,
     metrics: Arc<Metrics>,
+    /// Heartbeat period of event streams (`LIVELOG_HEARTBEAT_SECS`).
+    heartbeat: Duration,
+    /// The viewer page, built once.
+    viewer: Viewer,
 }
 
 impl ReadHandler {
@@ -77,7 +86,16 @@ impl ReadHandler {
             slots: Arc::new(Semaphore::new(max_readers)),
             max_readers,
             metrics,
+            heartbeat: Duration::from_secs(DEFAULT_HEARTBEAT_SECS),
+            viewer: Viewer::new(),
         }
+    }
+
+    /// Sends event streams a heartbeat after every `heartbeat` without an
+    /// event (by default every [`DEFAULT_HEARTBEAT_SECS`] seconds).
+    pub fn with_heartbeat(mut self, heartbeat: Duration) -> Self {
+        self.heartbeat = heartbeat;
+        self
     }
 
     /// Answers one request, logging its line when the response is done.
@@ -96,13 +114,19 @@ impl ReadHandler {
 
     fn handle<B>(&self, req: &Request<B>) -> Response<ResponseBody> {
         let path = req.uri().path();
+        if let Some(token) = path
+            .strip_prefix("/view/")
+            .or_else(|| (path == "/view").then_some(""))
+        {
+            return self.view(req.method(), token);
+        }
         let Some(token) = path
             .strip_prefix("/log/")
             .or_else(|| (path == "/log").then_some(""))
         else {
             return plain(
                 StatusCode::NOT_FOUND,
-                "not found: the log is at /log/<ACCESS_TOKEN>\n",
+                "not found: the log is at /log/<ACCESS_TOKEN>, its viewer at /view/<ACCESS_TOKEN>\n",
             );
         };
         let method = req.method();
@@ -134,17 +158,78 @@ impl ReadHandler {
         bool::from(decoded.as_slice().ct_eq(&self.token))
     }
 
-    /// The log (or the range asked for), with the log's state as of now.
+    /// The viewer page: the same token as the log, no reader slot (the page
+    /// takes one when it opens the event stream).
+    fn view(&self, method: &Method, token: &str) -> Response<ResponseBody> {
+        if method != Method::GET && method != Method::HEAD {
+            return self.viewer.respond(method);
+        }
+        if !self.token_matches(token) {
+            return with_cors(plain(StatusCode::UNAUTHORIZED, "Access denied\n"));
+        }
+        self.viewer.respond(method)
+    }
+
+    /// The log (or the range asked for, or its event stream), with the log's
+    /// state as of now.
     fn read<B>(&self, req: &Request<B>) -> Response<ResponseBody> {
         let progress = self.store.progress();
-        // Step 1: the representation. Compression and byte ranges do not
-        // mix (a `Range` gets identity), so each coding has its own path.
-        let mut resp = match encoding::choose(req.headers()) {
-            None => self.read_identity(req, progress),
-            Some(codec) => self.read_encoded(req, codec),
+        // Step 0: an event stream (`sse.rs`) is a representation of its
+        // own. Step 1: the coding. Compression and byte ranges do not mix (a
+        // `Range` gets identity), so each coding has its own path.
+        let mut resp = if sse::wants_events(req.headers()) {
+            self.events(req, progress)
+        } else {
+            match encoding::choose(req.headers()) {
+                None => self.read_identity(req, progress),
+                Some(codec) => self.read_encoded(req, codec),
+            }
         };
         insert(&mut resp, LIVELOG_STATE, progress.phase.name());
         resp
+    }
+
+    /// The log as Server-Sent Events from the offset the request resumes at
+    /// (`sse.rs`): `400` for an offset that is not one, `204` (which tells
+    /// EventSource to stop) at or past the end of a complete log.
+    ///
+    /// Always identity: livelog compresses nothing per reader, and each event
+    /// stream is framed for its reader alone (its own start, its own event
+    /// boundaries). `Range` does not apply: events resume by offset.
+    fn events<B>(&self, req: &Request<B>, progress: Progress) -> Response<ResponseBody> {
+        let start = match sse::start_offset(req.headers(), req.uri().query()) {
+            Ok(start) => start,
+            Err(bad) => return with_cors(plain(StatusCode::BAD_REQUEST, &format!("{bad}\n"))),
+        };
+        if progress.phase == Phase::Complete && start >= progress.len {
+            let mut resp = Response::new(empty());
+            *resp.status_mut() = StatusCode::NO_CONTENT;
+            insert(&mut resp, header::CACHE_CONTROL, "no-store");
+            return with_cors(resp);
+        }
+        let body = if req.method() == Method::HEAD {
+            empty()
+        } else {
+            let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
+                return self.busy();
+            };
+            let labels = ReaderLabels {
+                protocol: protocol_of(req.version()),
+                kind: "sse",
+            };
+            let held = (slot, self.metrics.reader_connected(&labels));
+            sse::body(
+                self.store.cursor(start, None),
+                self.heartbeat,
+                Arc::clone(&self.metrics),
+                held,
+            )
+        };
+        let mut resp = Response::new(body);
+        insert(&mut resp, header::CONTENT_TYPE, sse::EVENT_STREAM);
+        insert(&mut resp, header::CACHE_CONTROL, "no-store");
+        insert(&mut resp, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+        with_cors(resp)
     }
 
     /// The log's own bytes: all of it, or the range asked for.
@@ -376,7 +461,7 @@ fn preflight() -> Response<ResponseBody> {
     insert(
         &mut resp,
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        "Range, If-Range",
+        "Range, If-Range, Last-Event-ID",
     );
     insert(&mut resp, header::ACCESS_CONTROL_MAX_AGE, "86400");
     resp

@@ -154,7 +154,8 @@ impl Server {
                 &config.access_token,
                 config.max_readers,
                 Arc::clone(&metrics),
-            ),
+            )
+            .with_heartbeat(config.heartbeat),
             metrics,
             tls,
             header_timeout: config.header_timeout,

@@ -56,8 +56,9 @@ tokio::task_local! {
 pub struct StreamProgress {
     /// Bytes the body handed to hyper that the socket has not taken yet.
     waiting: AtomicU64,
-    /// When the stream last moved (a chunk handed over or bytes written), in
-    /// milliseconds since `epoch`.
+    /// When the stream last moved, in milliseconds since `epoch`: bytes
+    /// written, or a chunk handed over while nothing was waiting (the
+    /// moment the reader starts to owe bytes).
     moved_ms: AtomicU64,
     epoch: Instant,
     /// The stream's task while its failed body waits for `waiting` to reach 0.
@@ -79,9 +80,18 @@ impl StreamProgress {
         self.moved_ms.store(ms, Ordering::Relaxed);
     }
 
+    /// Only the first chunk to wait starts the clock: more chunks handed over
+    /// while earlier ones still wait (a Server-Sent Events heartbeat, say)
+    /// are not the reader accepting anything, so they must not put its
+    /// deadline off.
     fn handed_over(&self, bytes: usize) {
-        self.touch();
-        self.waiting.fetch_add(bytes as u64, Ordering::Relaxed);
+        // The clock starts before the bytes count as waiting, so no one
+        // sees them waiting since a stale moment. (If the connection takes
+        // the last waiting byte in between, it touched the clock itself.)
+        if self.waiting.load(Ordering::Acquire) == 0 {
+            self.touch();
+        }
+        self.waiting.fetch_add(bytes as u64, Ordering::AcqRel);
     }
 
     fn written(&self, bytes: usize) {
@@ -340,6 +350,29 @@ mod tests {
         assert!(second > first, "a write moves the deadline");
         p.written(60);
         assert_eq!(p.deadline(t), None, "all written: no deadline");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn chunks_handed_over_while_others_wait_do_not_move_the_deadline() {
+        let p = StreamProgress::new();
+        let t = Duration::from_secs(5);
+        p.handed_over(100);
+        let first = p.deadline(t).unwrap();
+        // A heartbeat every second while nothing is written: the reader
+        // accepted nothing, so the deadline stays.
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            p.handed_over(13);
+            assert_eq!(p.deadline(t), Some(first));
+        }
+        p.written(139);
+        assert_eq!(p.deadline(t), None);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        p.handed_over(13);
+        assert!(
+            p.deadline(t).unwrap() > first,
+            "a chunk waiting alone starts a new clock"
+        );
     }
 
     #[test]

@@ -73,8 +73,23 @@ impl Cursor {
         }
     }
 
+    /// Where the cursor is: the offset of the next byte it returns.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// Bytes of the log stored as of the latest change the cursor was told
+    /// of (the log's length once the upload has ended). More than
+    /// [`Cursor::position`] means [`Cursor::next_chunk`] returns at once.
+    pub fn stored(&self) -> u64 {
+        self.progress.borrow().len
+    }
+
     /// The next chunk of the log, waiting for the upload if the cursor is at
     /// the head.
+    ///
+    /// Cancel-safe: a call dropped before it returns has not moved the
+    /// cursor, so the next call returns the same bytes.
     ///
     /// Returns `Ok(None)` when the cursor reached its end or the log is
     /// complete, `Err(ReadError::Incomplete)` when the upload broke before

@@ -153,6 +153,17 @@ impl RawReader {
     /// Connects (with `SO_RCVBUF` set to `rcvbuf` bytes before connecting, if
     /// given, so the TCP window stays tiny) and sends `GET /log/<token>`.
     pub fn connect(get: SocketAddr, rcvbuf: Option<usize>) -> RawReader {
+        RawReader::connect_with(get, rcvbuf, &format!("/log/{TOKEN}"), "")
+    }
+
+    /// [`RawReader::connect`], sending `GET <target>` with `headers` (whole
+    /// lines, each ending in `\r\n`) added to the request.
+    pub fn connect_with(
+        get: SocketAddr,
+        rcvbuf: Option<usize>,
+        target: &str,
+        headers: &str,
+    ) -> RawReader {
         let socket =
             socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
         if let Some(size) = rcvbuf {
@@ -162,7 +173,7 @@ impl RawReader {
         let mut stream: TcpStream = socket.into();
         write!(
             stream,
-            "GET /log/{TOKEN} HTTP/1.1\r\nHost: {get}\r\nConnection: close\r\n\r\n"
+            "GET {target} HTTP/1.1\r\nHost: {get}\r\n{headers}Connection: close\r\n\r\n"
         )
         .unwrap();
         stream
