@@ -106,7 +106,7 @@ skips=()
 for t in "${left_out[@]}"; do skips+=(--skip "$t"); done
 
 tests=(--test go_livelog --test platform --test core --test connections --test hardening
-       --test ranges --test ship --test slow_readers --test observe --test encoding)
+       --test ranges --test ship --test slow_readers --test observe --test encoding --test sse)
 echo "-- integration tests against livelog.exe under wine (${#left_out[@]} left out, listed in $0)"
 if ! LIVELOG_TEST_BIN="$work/livelog" cargo test --no-fail-fast "${tests[@]}" -- "${skips[@]}" \
         2>&1 | tee "$work/tests.log"; then
