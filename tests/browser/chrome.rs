@@ -259,6 +259,26 @@ impl Browser {
             .unwrap_or_else(|e| panic!("script failed: {e}\n{body}"))
     }
 
+    /// Runs `body` as an asynchronous script with `args` (as `arguments[0]`,
+    /// ...): it answers by calling the last argument, the WebDriver callback.
+    pub async fn js_async(&self, body: &str, args: Vec<Value>) -> Value {
+        self.client
+            .execute_async(body, args)
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{body}"))
+    }
+
+    /// Returns after the page's next animation frame (and the tasks it
+    /// queued) has run.
+    pub async fn next_frame(&self) {
+        self.js_async(
+            "const done = arguments[arguments.length - 1]; \
+             requestAnimationFrame(() => setTimeout(() => done(null), 0));",
+            vec![],
+        )
+        .await;
+    }
+
     /// Waits until the expression `expr` is truthy in the page, polling;
     /// panics after `limit` with what it last saw from `show`.
     pub async fn wait_for(&self, what: &str, expr: &str, show: &str, limit: Duration) {
@@ -266,6 +286,10 @@ impl Browser {
         loop {
             let v = self.js(&format!("return !!({expr});")).await;
             if v == Value::Bool(true) {
+                // The viewer updates its state and counts at once but draws
+                // rows at the next animation frame: let that frame run, so
+                // what the caller looks at next shows what it waited for.
+                self.next_frame().await;
                 return;
             }
             if started.elapsed() > limit {

@@ -228,16 +228,23 @@ async fn wait_state(b: &Browser, state: &str) {
     .await;
 }
 
-/// The text of line `n` if it is on screen (rendered and inside the log's box).
+/// The text of line `n` if it is on screen (rendered and inside the log's box),
+/// looked at after the next frame: the viewer updates its counts at once
+/// (so whoever sees a state sees its numbers) but draws rows at the next
+/// animation frame, and a test that saw a count must look at the frame that
+/// shows it.
 async fn line_on_screen(b: &Browser, n: usize) -> Option<String> {
     let v = b
-        .js_with(
-            "const row = document.querySelector(`.row[data-line=\"${arguments[0]}\"]`); \
-             if (!row) return null; \
-             const box = document.getElementById('log').getBoundingClientRect(); \
-             const r = row.getBoundingClientRect(); \
-             if (r.top < box.top - 1 || r.bottom > box.bottom + 1) return null; \
-             return row.querySelector('.tx').textContent;",
+        .js_async(
+            "const n = arguments[0]; const done = arguments[arguments.length - 1]; \
+             requestAnimationFrame(() => setTimeout(() => { \
+               const row = document.querySelector(`.row[data-line=\"${n}\"]`); \
+               if (!row) return done(null); \
+               const box = document.getElementById('log').getBoundingClientRect(); \
+               const r = row.getBoundingClientRect(); \
+               if (r.top < box.top - 1 || r.bottom > box.bottom + 1) return done(null); \
+               done(row.querySelector('.tx').textContent); \
+             }, 0));",
             vec![json!(n)],
         )
         .await;
