@@ -14,21 +14,9 @@ use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Daemon, DaemonBuilder, TOKEN, binary, curl};
-
-/// Polls `done` every 10 ms until it holds or `limit` passes.
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    done()
-}
+use common::{Daemon, DaemonBuilder, TOKEN, binary, curl, wait_until};
 
 /// Whether this machine has an IPv6 loopback (a container may not).
 fn ipv6_loopback() -> Result<(), String> {
