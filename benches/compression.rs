@@ -56,7 +56,7 @@ use hyper_util::rt::TokioIo;
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-use common::{Checker, Daemon, TOKEN, UploadFrom};
+use common::{Checker, Daemon, TOKEN, UploadFrom, wait_heads};
 
 const MIB: usize = 1024 * 1024;
 
@@ -364,15 +364,7 @@ fn readers_run(path: &Path, log: &Arc<Vec<u8>>, n: usize, coding: &str) -> Run {
             })
         })
         .collect();
-    let started = Instant::now();
-    while heads.load(Ordering::SeqCst) < n {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "only {} of {n} readers connected",
-            heads.load(Ordering::SeqCst)
-        );
-        thread::sleep(Duration::from_millis(10));
-    }
+    wait_heads(&heads, n);
     // The disk under the temp files is shared and noisy: start each upload
     // with nothing of the last one left to write back.
     Command::new("sync").status().expect("sync");

@@ -48,7 +48,7 @@ mod common;
 use common::body::read_into;
 use common::{
     Checker, CurlReader, Daemon, RawReader, SOON, Streamed, TOKEN, UploadFrom, Uploader, net,
-    pattern, wait_until,
+    pattern, wait_heads, wait_until,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -638,18 +638,6 @@ fn spawn_checking_readers(
             })
         })
         .collect()
-}
-
-fn wait_heads(heads: &AtomicUsize, n: usize) {
-    let started = Instant::now();
-    while heads.load(Ordering::SeqCst) < n {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "only {} of {n} readers connected",
-            heads.load(Ordering::SeqCst)
-        );
-        thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// One point of the readers sweep: `n` hyper readers attached from the

@@ -54,3 +54,16 @@ pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     }
     done()
 }
+
+/// Waits (up to 120 s, then panics) until `heads` readers of `n` have their
+/// response heads: benchmarks start an upload only once every reader is
+/// attached.
+pub fn wait_heads(heads: &std::sync::atomic::AtomicUsize, n: usize) {
+    use std::sync::atomic::Ordering;
+    assert!(
+        wait_until(Duration::from_secs(120), || heads.load(Ordering::SeqCst)
+            >= n),
+        "only {} of {n} readers connected",
+        heads.load(Ordering::SeqCst)
+    );
+}
