@@ -165,7 +165,7 @@ else
         line="$(grep -m 1 'livelog ready' "$work/stderr" || true)"
         if [ -n "$line" ]; then
             put="$(echo "$line" | sed -n 's/.* put=\([0-9.:]*\).*/\1/p')"
-            get="$(echo "$line" | sed -n 's/.* get=[0-9.]*:\([0-9]*\).*/\1/p')"
+            get="$(echo "$line" | sed -n -E 's/.* get=[^ ]*:([0-9]+)( .*)?$/\1/p')"
             break
         fi
         kill -0 "$daemon_pid" 2> /dev/null || break

@@ -460,7 +460,7 @@ case_other_arch_serves() {
     done
     [ -n "$line" ] || { kill "$pid"; fail "no ready line after 30 s under $qemu"; }
     put="$(echo "$line" | sed -n 's/.* put=\([0-9.:]*\).*/\1/p')"
-    get="$(echo "$line" | sed -n 's/.* get=[0-9.]*:\([0-9]*\).*/\1/p')"
+    get="$(echo "$line" | sed -n -E 's/.* get=[^ ]*:([0-9]+)( .*)?$/\1/p')"
     roundtrip "http://$put" "http://127.0.0.1:$get"
     kill -TERM "$pid"
     code=0; wait "$pid" || code=$?

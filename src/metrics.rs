@@ -5,7 +5,7 @@
 //! the reader port its reader counts, the listeners their connection
 //! counts); the values that are a property of the log rather than of
 //! events (upload state, ring size, the slowest reader's lag) are read from
-//! the store at scrape time instead (`http/observe.rs`). Names follow
+//! the store at scrape time instead (`http/observe/`). Names follow
 //! Prometheus' conventions: the `livelog_` prefix, base units (bytes,
 //! seconds), `_total` for counters (added by the encoder).
 //!

@@ -1,5 +1,5 @@
 //! The upload port: `PUT /log`, the upload; and `GET /metrics` and
-//! `GET /status` for operators (`observe.rs`).
+//! `GET /status` for operators (`observe/`).
 //!
 //! Exactly one upload is accepted (chunked or with `Content-Length`; hyper
 //! answers `Expect: 100-continue` when the body is first read). Each body

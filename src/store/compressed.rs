@@ -115,7 +115,7 @@ struct Coded {
 impl Encodings {
     /// Creates a compressed store for each codec beside `raw`: temp files in
     /// `dir` (nothing outlives them; empty until a compressor starts), rings of
-    /// `ring_bytes /` [`RING_SHARE_DIVISOR`], and `raw`'s catch-up budget.
+    /// `ring_bytes /` `RING_SHARE_DIVISOR`, and `raw`'s catch-up budget.
     /// No compressor runs yet.
     ///
     /// # Errors

@@ -16,7 +16,7 @@
 //! the same streaming body over that store's cursor.
 //!
 //! Before both, `Accept: text/event-stream` gets the log as Server-Sent
-//! Events (`sse.rs`; never ranged, never compressed). `/view/<ACCESS_TOKEN>`
+//! Events (`sse/`; never ranged, never compressed). `/view/<ACCESS_TOKEN>`
 //! gets the viewer page (`viewer.rs`).
 
 use std::sync::Arc;
@@ -31,22 +31,22 @@ use percent_encoding::percent_decode_str;
 use subtle::ConstantTimeEq;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::access_log::{LoggedResponse, logged};
-use super::encoding;
-use super::ranges::{self, Selection};
-use super::viewer::Viewer;
-use super::{BoxError, ResponseBody, empty, plain, sse};
+mod head;
+
+use head::{Span, insert, log_response, preflight, unsatisfiable, with_cors};
+
 use crate::config::{DEFAULT_HEARTBEAT_SECS, Port};
+use crate::http::access_log::{LoggedResponse, logged};
+use crate::http::encoding;
+use crate::http::ranges;
+use crate::http::viewer::Viewer;
+use crate::http::{BoxError, ResponseBody, empty, plain, sse};
 use crate::metrics::{Metrics, ReaderGauge, ReaderLabels};
 use crate::store::{Codec, Cursor, Encodings, LogStore, Phase, Progress};
 
 /// Seconds a client is told to wait (`Retry-After`) when all reader slots are
 /// taken.
 pub const RETRY_AFTER_SECS: u64 = 5;
-
-/// Headers a browser's `fetch()` may read from a cross-origin response
-/// (the fetch standard's CORS-safelisted response headers exclude these).
-const EXPOSE_HEADERS: &str = "Content-Length, Content-Range, Accept-Ranges, Livelog-State";
 
 /// The response header telling a reader what it is reading: `waiting` (no
 /// upload yet), `live`, `complete` or `incomplete` (the upload broke), as of
@@ -174,7 +174,7 @@ impl ReadHandler {
     /// state as of now.
     fn read<B>(&self, req: &Request<B>) -> Response<ResponseBody> {
         let progress = self.store.progress();
-        // Step 0: an event stream (`sse.rs`) is a representation of its
+        // Step 0: an event stream (`sse/`) is a representation of its
         // own. Step 1: the coding. Compression and byte ranges do not mix (a
         // `Range` gets identity), so each coding has its own path.
         let mut resp = if sse::wants_events(req.headers()) {
@@ -190,7 +190,7 @@ impl ReadHandler {
     }
 
     /// The log as Server-Sent Events from the offset the request resumes at
-    /// (`sse.rs`): `400` for an offset that is not one, `204` (which tells
+    /// (`sse/`): `400` for an offset that is not one, `204` (which tells
     /// EventSource to stop) at or past the end of a complete log.
     ///
     /// Always identity: livelog compresses nothing per reader, and each event
@@ -326,91 +326,6 @@ impl ReadHandler {
     }
 }
 
-/// The part of the log a `200` or `206` response carries, and what its head
-/// says about it.
-struct Span {
-    status: StatusCode,
-    /// First byte offset.
-    start: u64,
-    /// End offset (exclusive); `None` follows the log to its end.
-    end: Option<u64>,
-    content_length: Option<u64>,
-    content_range: Option<String>,
-}
-
-impl Span {
-    /// All of a log (or a compressed stream) standing at `progress`: its
-    /// length is known once it is complete.
-    fn whole(progress: Progress) -> Span {
-        Span {
-            status: StatusCode::OK,
-            start: 0,
-            end: None,
-            content_length: (progress.phase == Phase::Complete).then_some(progress.len),
-            content_range: None,
-        }
-    }
-
-    /// The span a selection stands for, or `Err(current_length)` when it is
-    /// unsatisfiable.
-    fn of(selection: Selection) -> Result<Span, u64> {
-        match selection {
-            Selection::Full { content_length } => Ok(Span {
-                status: StatusCode::OK,
-                start: 0,
-                end: None,
-                content_length,
-                content_range: None,
-            }),
-            Selection::Partial(part) => Ok(Span {
-                status: StatusCode::PARTIAL_CONTENT,
-                start: part.first,
-                // `last` may be near u64::MAX (a client's "follow forever").
-                end: Some(part.last.saturating_add(1)),
-                content_length: part.stored.then(|| part.len()),
-                content_range: Some(part.content_range()),
-            }),
-            Selection::Unsatisfiable { current_length } => Err(current_length),
-        }
-    }
-}
-
-/// A `200` or `206` of the log: `body` with the head `span` describes. The
-/// coding depends on `Accept-Encoding`, so every such response says so
-/// (`Vary`), whichever coding it has.
-fn log_response(body: ResponseBody, span: &Span) -> Response<ResponseBody> {
-    let mut resp = Response::new(body);
-    *resp.status_mut() = span.status;
-    insert(&mut resp, header::CONTENT_TYPE, "text/plain; charset=utf-8");
-    insert(&mut resp, header::VARY, "Accept-Encoding");
-    // A live log changes under any cache; a complete one is still
-    // private to whoever holds the token.
-    insert(&mut resp, header::CACHE_CONTROL, "no-store");
-    insert(&mut resp, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    if let Some(len) = span.content_length {
-        insert(&mut resp, header::CONTENT_LENGTH, &len.to_string());
-    }
-    if let Some(range) = &span.content_range {
-        insert(&mut resp, header::CONTENT_RANGE, range);
-    }
-    with_cors(resp)
-}
-
-/// `416` with the log's current length (RFC 9110 §15.5.17).
-fn unsatisfiable(current_length: u64) -> Response<ResponseBody> {
-    let mut resp = with_cors(plain(
-        StatusCode::RANGE_NOT_SATISFIABLE,
-        &format!("range not satisfiable: the log has {current_length} bytes now\n"),
-    ));
-    insert(
-        &mut resp,
-        header::CONTENT_RANGE,
-        &ranges::unsatisfied_range(current_length),
-    );
-    insert(&mut resp, header::ACCEPT_RANGES, "bytes");
-    resp
-}
-
 /// `http1` or `http2`, the protocol label of a request of `version`.
 fn protocol_of(version: Version) -> &'static str {
     if version == Version::HTTP_2 {
@@ -449,40 +364,6 @@ fn stream_body(reader: Reader) -> ResponseBody {
         }
     });
     StreamBody::new(chunks).boxed_unsync()
-}
-
-/// Answers a CORS preflight (a `Range` that is not CORS-safelisted, such as a
-/// suffix range, makes browsers send one).
-fn preflight() -> Response<ResponseBody> {
-    let mut resp = Response::new(empty());
-    *resp.status_mut() = StatusCode::NO_CONTENT;
-    insert(&mut resp, header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
-    insert(&mut resp, header::ACCESS_CONTROL_ALLOW_METHODS, "GET, HEAD");
-    insert(
-        &mut resp,
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        "Range, If-Range, Last-Event-ID",
-    );
-    insert(&mut resp, header::ACCESS_CONTROL_MAX_AGE, "86400");
-    resp
-}
-
-fn with_cors(mut resp: Response<ResponseBody>) -> Response<ResponseBody> {
-    insert(&mut resp, header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
-    insert(
-        &mut resp,
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        EXPOSE_HEADERS,
-    );
-    resp
-}
-
-fn insert(resp: &mut Response<ResponseBody>, name: header::HeaderName, value: &str) {
-    // Every value here is ASCII built by livelog, so this never fails; a
-    // failure would only drop the header.
-    if let Ok(v) = HeaderValue::from_str(value) {
-        resp.headers_mut().insert(name, v);
-    }
 }
 
 #[cfg(test)]
