@@ -82,7 +82,12 @@ fi
 
 log "building livelog $version for $triple (glibc, +crt-static)"
 started=$(date +%s)
+# Shipped binaries carry no symbol table (CARGO_PROFILE_RELEASE_STRIP, as
+# the release workflow sets it): 1.2 MB less of 7.95 MB for x86_64, which
+# keeps the image under its 8 MB bound. A panic's backtrace then names no
+# functions; `cargo build --release` for development keeps them.
 RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static" \
+    CARGO_PROFILE_RELEASE_STRIP=symbols \
     cargo build --release --locked --target "$triple" >&2
 log "build took $(( $(date +%s) - started ))s"
 
