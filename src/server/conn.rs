@@ -103,7 +103,8 @@ async fn serve_upload(stream: TcpStream, peer: SocketAddr, ctx: &ConnContext, wa
         handler: ctx.upload.clone(),
         state: Arc::clone(&state),
     };
-    let conn = http1_builder(ctx.header_timeout).serve_connection(TokioIo::new(io), service);
+    let conn =
+        http1_builder(ctx.header_timeout, Port::Upload).serve_connection(TokioIo::new(io), service);
     let result = watcher.watch(conn).await;
     report(Port::Upload, peer, result, &state, ctx);
 }
@@ -214,13 +215,21 @@ async fn answer_plain_http(mut stream: TcpStream) {
     let _ = tokio::time::timeout(PLAIN_HTTP_LINGER, linger).await;
 }
 
-fn http1_builder(header_timeout: Duration) -> http1::Builder {
+/// The HTTP/1.1 settings of `port`'s connections.
+fn http1_builder(header_timeout: Duration, port: Port) -> http1::Builder {
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
-        .max_buf_size(MAX_HEAD_BYTES)
         .max_header_size(MAX_HEAD_BYTES);
+    if port == Port::Reader {
+        // Caps what hyper queues for one reader's socket. Not on the upload
+        // port: the cap also sizes hyper's read buffer, and at 64 KiB an
+        // upload took 6 times as many `recvfrom` calls as with hyper's
+        // default (~400 KiB) and ran about 10% slower (measured: 1462
+        // against 1628 MB/s, medians of 5 alternated 1 GiB uploads).
+        builder.max_buf_size(MAX_HEAD_BYTES);
+    }
     builder
 }
 
@@ -234,7 +243,8 @@ where
         ctx: Arc::clone(ctx),
         state: Arc::clone(&state),
     };
-    let conn = http1_builder(ctx.header_timeout).serve_connection(TokioIo::new(io), service);
+    let conn =
+        http1_builder(ctx.header_timeout, Port::Reader).serve_connection(TokioIo::new(io), service);
     let result = watcher.watch(conn).await;
     report(Port::Reader, peer, result, &state, ctx);
 }

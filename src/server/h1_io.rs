@@ -35,8 +35,9 @@ use crate::http::access_log::log_refused_head;
 /// in bytes: a longer one gets `431 Request Header Fields Too Large` and the
 /// connection is closed. On the reader port it also caps how much hyper
 /// queues for one reader's socket (`max_buf_size`), which bounds what a
-/// stalled reader can pin; on the upload port it caps chunked trailers. The
-/// token path is short; 5,000-byte paths still fit.
+/// stalled reader can pin; the upload port keeps hyper's larger read buffer
+/// (`conn.rs`, `http1_builder`). The token path is short; 5,000-byte paths
+/// still fit.
 ///
 /// hyper's `max_buf_size` alone is a soft cap (a read may take the buffer
 /// past it and complete a longer head), so `max_header_size` is set too.
