@@ -56,16 +56,9 @@ use hyper_util::rt::TokioIo;
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-use common::{Checker, Daemon, TOKEN, UploadFrom, wait_heads};
+use common::{Checker, Daemon, TOKEN, UploadFrom, env_or, wait_heads};
 
 const MIB: usize = 1024 * 1024;
-
-fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn bench_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/livelog-bench")

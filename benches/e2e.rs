@@ -47,18 +47,11 @@ use hyper_util::rt::TokioIo;
 mod common;
 use common::body::read_into;
 use common::{
-    Checker, CurlReader, Daemon, RawReader, SOON, Streamed, TOKEN, UploadFrom, Uploader, net,
-    pattern, wait_heads, wait_until,
+    Checker, CurlReader, Daemon, RawReader, SOON, Streamed, TOKEN, UploadFrom, Uploader, env_or,
+    net, pattern, wait_heads, wait_until,
 };
 
 const MIB: usize = 1024 * 1024;
-
-fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     // Thousands of client sockets; Windows has no such limit to raise.

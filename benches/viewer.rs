@@ -223,7 +223,7 @@ async fn viewer_run(d: &Daemon, lines: usize) -> Viewer {
     let want = format!("1 of {}", lines / 1000);
     let found = search[1].as_str().unwrap_or("");
     assert!(
-        found.ends_with(&format!("of {}", thousands(lines / 1000))) || found == want,
+        found.ends_with(&format!("of {}", target::thousands(lines / 1000))) || found == want,
         "search found {found}"
     );
     b.close().await;
@@ -244,18 +244,6 @@ fn ratio(ours: f64, baseline: Option<Option<f64>>) -> String {
         Some(None) => format!("< {:.3}×", ours / (RAW_LIMIT.as_secs_f64() * 1000.0)),
         Some(Some(b)) => format!("{:.2}×", ours / b),
     }
-}
-
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// curl reads the whole SSE stream: milliseconds.

@@ -24,7 +24,7 @@ use chrome::{Browser, PATIENCE};
 use common::{TOKEN, Uploader, pattern};
 use proxy::CuttingProxy;
 use serde_json::json;
-use target::server;
+use target::{server, thousands};
 
 fn view_url(addr: std::net::SocketAddr, fragment: &str) -> String {
     format!("http://{addr}/view/{TOKEN}{fragment}")
@@ -83,19 +83,6 @@ fn utf8_log(len: usize, seed: u64) -> String {
     while out.len() < len {
         out.push_str(PIECES[random[i % random.len()] as usize % PIECES.len()]);
         i += 1;
-    }
-    out
-}
-
-/// 1234567 -> "1,234,567", as the viewer writes byte counts.
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
     }
     out
 }

@@ -20,3 +20,16 @@ pub fn server_with(envs: &[(&str, &str)]) -> Daemon {
 pub fn server() -> Daemon {
     server_with(&[])
 }
+
+/// 1234567 -> "1,234,567", as the viewer writes byte counts.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

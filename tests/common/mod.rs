@@ -67,3 +67,12 @@ pub fn wait_heads(heads: &std::sync::atomic::AtomicUsize, n: usize) {
         heads.load(Ordering::SeqCst)
     );
 }
+
+/// The environment variable `key` parsed as a `T`, or `default` when it is
+/// unset or does not parse: the benchmarks' knobs.
+pub fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
