@@ -140,28 +140,7 @@ impl Server {
             );
         }
 
-        let observer = Observer::new(
-            store.clone(),
-            Arc::clone(&metrics),
-            Limits::of(&config),
-            tokio::runtime::Handle::current(),
-        );
-        let ctx = Arc::new(ConnContext {
-            upload: UploadHandler::new(store.clone(), Arc::new(observer), config.progress_every),
-            read: ReadHandler::new(
-                store.clone(),
-                encodings,
-                &config.access_token,
-                config.max_readers,
-                Arc::clone(&metrics),
-            )
-            .with_heartbeat(config.heartbeat),
-            metrics,
-            tls,
-            header_timeout: config.header_timeout,
-            stall_timeout: config.stall_timeout,
-            stopping: CancellationToken::new(),
-        });
+        let ctx = Arc::new(connection_context(&config, &store, encodings, metrics, tls));
         Ok(Server {
             upload,
             reader_addrs,
@@ -199,25 +178,7 @@ impl Server {
             Arc::clone(&ctx),
             Arc::clone(&graceful),
         ));
-        let tls = ctx.tls.is_some();
-        let scheme = if tls { "https" } else { "http" };
-        let urls = |scheme: &str, addrs: &[SocketAddr], path: &str| {
-            let urls: Vec<String> = addrs
-                .iter()
-                .map(|addr| format!("{scheme}://{addr}{path}"))
-                .collect();
-            urls.join(" or ")
-        };
-        // `put` and `get` are the first addresses of each port; the message
-        // lists every one (the reader's `[::]` takes IPv4 too).
-        tracing::info!(
-            put = %upload_addrs[0],
-            get = %reader_addrs[0],
-            tls = %if tls { "on" } else { "off" },
-            "livelog ready: upload with PUT {}, read with GET {}",
-            urls("http", &upload_addrs, "/log"),
-            urls(scheme, &reader_addrs, "/log/<ACCESS_TOKEN>"),
-        );
+        log_ready(&upload_addrs, &reader_addrs, ctx.tls.is_some());
 
         shutdown.await;
         // Stop accepting; connections that have not sent a request give up.
@@ -247,6 +208,61 @@ impl Server {
         tracing::info!(stored = store.progress().len, "livelog stopped");
         Ok(())
     }
+}
+
+/// What every connection's service needs: the upload and reader handlers
+/// over `store`, the metrics, TLS, and the timeouts `config` sets.
+fn connection_context(
+    config: &Config,
+    store: &LogStore,
+    encodings: Encodings,
+    metrics: Arc<Metrics>,
+    tls: Option<TlsAcceptor>,
+) -> ConnContext {
+    let observer = Observer::new(
+        store.clone(),
+        Arc::clone(&metrics),
+        Limits::of(config),
+        tokio::runtime::Handle::current(),
+    );
+    ConnContext {
+        upload: UploadHandler::new(store.clone(), Arc::new(observer), config.progress_every),
+        read: ReadHandler::new(
+            store.clone(),
+            encodings,
+            &config.access_token,
+            config.max_readers,
+            Arc::clone(&metrics),
+        )
+        .with_heartbeat(config.heartbeat),
+        metrics,
+        tls,
+        header_timeout: config.header_timeout,
+        stall_timeout: config.stall_timeout,
+        stopping: CancellationToken::new(),
+    }
+}
+
+/// The "livelog ready" line. Its `put` and `get` fields are the first
+/// address of each port (what tests and scripts read); the message lists
+/// every one (the reader's `[::]` takes IPv4 too).
+fn log_ready(upload_addrs: &[SocketAddr], reader_addrs: &[SocketAddr], tls: bool) {
+    let urls = |scheme: &str, addrs: &[SocketAddr], path: &str| {
+        let urls: Vec<String> = addrs
+            .iter()
+            .map(|addr| format!("{scheme}://{addr}{path}"))
+            .collect();
+        urls.join(" or ")
+    };
+    let scheme = if tls { "https" } else { "http" };
+    tracing::info!(
+        put = %upload_addrs[0],
+        get = %reader_addrs[0],
+        tls = %if tls { "on" } else { "off" },
+        "livelog ready: upload with PUT {}, read with GET {}",
+        urls("http", upload_addrs, "/log"),
+        urls(scheme, reader_addrs, "/log/<ACCESS_TOKEN>"),
+    );
 }
 
 impl UploadListener {
