@@ -41,6 +41,10 @@
 //! made) and `LIVELOG_BENCH_TEMP_DIR` (the daemon's `LIVELOG_TEMP_DIR`,
 //! default `target/livelog-bench`). Needs `curl` and `cargo` on `PATH`.
 
+// Tests and benchmarks panic on what they did not expect, and time the real
+// process from outside with std's clock: the lint policy is livelog's own.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

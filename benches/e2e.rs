@@ -29,6 +29,10 @@
 //! The daemon, the uploads and the readers come from the integration tests'
 //! harness (`tests/common/`), so the bench runs exactly what the tests check.
 
+// Tests and benchmarks panic on what they did not expect, and time the real
+// process from outside with std's clock: the lint policy is livelog's own.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
+
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -6,6 +6,10 @@
 //! cargo bench --bench store
 //! ```
 
+// Tests and benchmarks panic on what they did not expect, and time the real
+// process from outside with std's clock: the lint policy is livelog's own.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
+
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use livelog::store::{FILE_READ_BYTES, LogStore, StoreLimits};

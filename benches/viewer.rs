@@ -26,6 +26,10 @@
 //!
 //! Needs Chromium, chromedriver and curl (see tests/browser/chrome.rs).
 
+// Tests and benchmarks panic on what they did not expect, and time the real
+// process from outside with std's clock: the lint policy is livelog's own.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
+
 #[path = "../tests/browser/chrome.rs"]
 mod chrome;
 #[path = "../tests/common/mod.rs"]

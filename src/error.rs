@@ -1,6 +1,12 @@
-//! Why livelog could not start: [`StartupError`], whose `Display` is the one
-//! line `main` prints and whose exit code follows the Go livelog's.
+//! Why livelog could not start: [`StartupError`], whose exit code follows
+//! the Go livelog's, and [`Chain`], the one line `main` prints for it.
+//!
+//! Errors keep their cause, as hyper's and std's do: `Display` says what
+//! failed, `source()` says why, and [`Chain`] joins the two into one line
+//! for people ("cannot listen on port 60022 (...): the port is in use:
+//! Address already in use (os error 98)").
 
+use std::error::Error;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -8,14 +14,22 @@ use std::path::PathBuf;
 
 use crate::config::{ConfigError, Port};
 
-/// Why livelog could not start. `Display` gives one line naming the culprit.
-#[derive(Debug)]
+/// An error from a cause not of livelog's making (a PEM parser's, rustls's),
+/// kept as the cause of livelog's own error.
+pub type BoxError = Box<dyn Error + Send + Sync>;
+
+/// Why livelog could not start. [`Chain`] gives one line naming the culprit
+/// and the cause.
+#[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     /// A bad environment variable.
-    Config(ConfigError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// A certificate or key file that cannot be used.
-    Tls(TlsError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The temp file cannot be created in the directory.
+    #[error("LIVELOG_TEMP_DIR {}: cannot create the temp file there", dir.display())]
     TempDir {
         /// `LIVELOG_TEMP_DIR` or the system temp dir.
         dir: PathBuf,
@@ -23,6 +37,12 @@ pub enum StartupError {
         source: io::Error,
     },
     /// A listener cannot bind its port.
+    #[error(
+        "cannot listen on port {} ({addr}) for the {port} listener ({}){}",
+        addr.port(),
+        port.variable(),
+        bind_hint(source)
+    )]
     Bind {
         /// Which port.
         port: Port,
@@ -32,9 +52,21 @@ pub enum StartupError {
         source: io::Error,
     },
     /// Signal handlers cannot be installed.
-    Signals(io::Error),
-    /// The upload's runtime or thread cannot be started.
-    UploadThread(io::Error),
+    #[error("cannot install signal handlers")]
+    Signals(#[source] io::Error),
+    /// A thread of livelog's own (the upload's) cannot be started.
+    #[error("cannot start the {0} thread")]
+    Thread(&'static str, #[source] io::Error),
+}
+
+/// A bind error said in words too: some systems' own text for these is
+/// cryptic ("Cannot assign requested address") or missing.
+fn bind_hint(source: &io::Error) -> &'static str {
+    match source.kind() {
+        io::ErrorKind::AddrInUse => ": the port is in use",
+        io::ErrorKind::AddrNotAvailable => ": no such address on this host",
+        _ => "",
+    }
 }
 
 impl StartupError {
@@ -48,68 +80,53 @@ impl StartupError {
     }
 }
 
-impl fmt::Display for StartupError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StartupError::Config(e) => e.fmt(f),
-            StartupError::Tls(e) => e.fmt(f),
-            StartupError::TempDir { dir, source } => write!(
-                f,
-                "LIVELOG_TEMP_DIR {}: cannot create the temp file there: {source}",
-                dir.display()
-            ),
-            StartupError::Bind { port, addr, source } => {
-                // Said in words too: some systems' own text for these is
-                // cryptic ("Cannot assign requested address") or missing.
-                let what = match source.kind() {
-                    io::ErrorKind::AddrInUse => "the port is in use: ",
-                    io::ErrorKind::AddrNotAvailable => "no such address on this host: ",
-                    _ => "",
-                };
-                write!(
-                    f,
-                    "cannot listen on port {} ({addr}) for the {port} listener ({}): {what}{source}",
-                    addr.port(),
-                    port.variable()
-                )
-            }
-            StartupError::Signals(e) => write!(f, "cannot install signal handlers: {e}"),
-            StartupError::UploadThread(e) => {
-                write!(f, "cannot start the upload listener's thread: {e}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for StartupError {}
-
-impl From<ConfigError> for StartupError {
-    fn from(e: ConfigError) -> Self {
-        StartupError::Config(e)
-    }
-}
-
 /// A certificate or key that could not be used; names the file and variable.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{variable} {}: {reason}", path.display())]
 pub struct TlsError {
     /// The variable the file came from (`SERVER_CRT_FILE` / `SERVER_KEY_FILE`).
     pub variable: &'static str,
     /// The file.
     pub path: PathBuf,
-    /// What is wrong with it, in one line.
+    /// What is wrong with it, in a few words.
     pub reason: String,
+    /// The parser's or TLS library's own error, if there is one.
+    #[source]
+    pub source: Option<BoxError>,
 }
 
-impl fmt::Display for TlsError {
+/// An error and its causes on one line, joined by `": "` (`{:#}` in
+/// `anyhow`'s terms): what logs and `main` print.
+pub struct Chain<'a>(pub &'a (dyn Error + 'static));
+
+impl fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.variable,
-            self.path.display(),
-            self.reason
-        )
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(err) = cause {
+            write!(f, ": {err}")?;
+            cause = err.source();
+        }
+        Ok(())
     }
 }
 
-impl std::error::Error for TlsError {}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chain_names_the_culprit_and_the_cause() {
+        let err = StartupError::Bind {
+            port: Port::Upload,
+            addr: "127.0.0.1:60022".parse().unwrap(),
+            source: io::Error::new(io::ErrorKind::AddrInUse, "Address already in use"),
+        };
+        assert!(err.source().is_some());
+        assert_eq!(
+            Chain(&err).to_string(),
+            "cannot listen on port 60022 (127.0.0.1:60022) for the upload listener \
+             (LIVELOG_PUT_PORT): the port is in use: Address already in use"
+        );
+    }
+}

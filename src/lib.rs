@@ -14,8 +14,8 @@
 //! * [`store`] — the log itself: temp file, ring of recent chunks, notifier,
 //!   readers' cursors;
 //! * [`metrics`] — what livelog counts, updated by every layer;
-//! * [`signals`], [`logging`], [`error`] — process signals, the log
-//!   subscriber, startup errors.
+//! * [`signals`], [`logging`], [`error`], [`runtime_thread`] — process
+//!   signals, the log subscriber, startup errors, threads of livelog's own.
 //!
 //! [`run`] is what the binary calls; [`Server`] lets tests and embedders bind
 //! first and serve until a future of their choosing.
@@ -28,6 +28,7 @@ pub mod error;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod runtime_thread;
 pub mod server;
 pub mod signals;
 pub mod store;

@@ -6,7 +6,8 @@
 use std::process::ExitCode;
 
 use livelog::StartupError;
-use livelog::config::{Config, VARIABLES};
+use livelog::config::Config;
+use livelog::error::Chain;
 
 fn main() -> ExitCode {
     if let Some(code) = handle_args() {
@@ -33,9 +34,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// One line on stderr, and the error's exit code.
+/// One line on stderr (the error and its causes), and the error's exit code.
 fn fail(err: &StartupError) -> ExitCode {
-    eprintln!("livelog: error: {err}");
+    eprintln!("livelog: error: {}", Chain(err));
     ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(1))
 }
 
@@ -68,23 +69,13 @@ fn handle_args() -> Option<ExitCode> {
 }
 
 fn help() -> String {
-    let mut s = format!(
+    format!(
         "livelog {}\n\
          Streams one log upload to many readers, live.\n\n\
          Upload:  PUT  http://localhost:$LIVELOG_PUT_PORT/log        (e.g. curl -T - ...)\n\
          Read:    GET  http(s)://HOST:$LIVELOG_GET_PORT/log/$ACCESS_TOKEN\n\n\
-         Usage: livelog [--help | --version | --short-version]\n\n\
-         Environment:\n",
-        livelog::VERSION
-    );
-    for (name, what) in VARIABLES {
-        s.push_str(&format!("  {name:<29} {what}\n"));
-    }
-    s.push_str(
-        "\nExit codes: 0 after SIGTERM/SIGINT (Windows: Ctrl-C, Ctrl-Break, console close);\n\
-         64/65 LIVELOG_PUT_PORT not a number/out of range; 66/67 the same for LIVELOG_GET_PORT;\n\
-         2 an unknown argument;\n\
-         1 any other startup error (the message names it).\n",
-    );
-    s
+         Usage: livelog [--help | --version | --short-version]\n\n{}",
+        livelog::VERSION,
+        livelog::config::help()
+    )
 }

@@ -5,6 +5,10 @@
 //! says what a `GET` would get; one compressor serves every reader of a
 //! coding. Real binary, real curl.
 
+// Tests and benchmarks panic on what they did not expect, and time the real
+// process from outside with std's clock: the lint policy is livelog's own.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
+
 mod common;
 
 use std::io::Read;

@@ -7,6 +7,10 @@
 //! certificates). `.ci/run` also runs this file against the Windows build
 //! under wine (`LIVELOG_TEST_BIN`), less the tests it lists as left out.
 
+// Tests and benchmarks panic on what they did not expect, and time the real
+// process from outside with std's clock: the lint policy is livelog's own.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
+
 mod common;
 
 use std::ffi::OsString;

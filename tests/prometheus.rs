@@ -7,6 +7,10 @@
 //! installs the package and runs them with
 //! `cargo test --test prometheus -- --ignored`.
 
+// Tests and benchmarks panic on what they did not expect, and time the real
+// process from outside with std's clock: the lint policy is livelog's own.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
+
 mod common;
 
 use std::io::Write;

@@ -1,9 +1,10 @@
 //! Configuration, read once from the environment (the Go livelog's contract,
 //! plus livelog's own `LIVELOG_*` limits).
 //!
-//! `envy` + `serde` read the variables as strings; `Config::from_vars` then
-//! checks each one and turns it into a typed value, so that every error names
-//! its variable and the port errors keep the Go livelog's exit codes.
+//! Each variable is one [`Setting`] in `settings.rs` (name, default, parser,
+//! help text): reading the environment, `--help`, the exit codes and the
+//! default configuration all come from that table. Every error names its
+//! variable, and the port errors keep the Go livelog's exit codes.
 //!
 //! The environment is read as it is, not as text: a variable that is not
 //! valid UTF-8 (Unix) or UTF-16 (Windows) is someone else's business and
@@ -16,12 +17,11 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 mod parse;
+mod settings;
 
 pub use parse::ConfigError;
-use parse::{is_livelogs, non_empty, parse_host, parse_number, parse_port, tls_files};
+pub use settings::{Default, ExitCodes, SETTINGS, Setting, Value, help};
 
 /// Default upload (PUT) port, as in the Go livelog.
 pub const DEFAULT_PUT_PORT: u16 = 60022;
@@ -65,75 +65,8 @@ pub const MAX_READERS_LIMIT: usize = 1 << 20;
 /// [`MAX_READERS_LIMIT`] (each connection needs an open file).
 pub const MAX_CONNECTIONS_LIMIT: usize = 1 << 20;
 
-/// The variables livelog reads, with a one-line description each; `--help`
-/// prints this table.
-pub const VARIABLES: &[(&str, &str)] = &[
-    (
-        "ACCESS_TOKEN",
-        "secret in the reader URL /log/<ACCESS_TOKEN> (required)",
-    ),
-    (
-        "LIVELOG_PUT_PORT",
-        "upload (PUT) port, on loopback (default 60022)",
-    ),
-    ("LIVELOG_GET_PORT", "reader (GET) port (default 60023)"),
-    (
-        "LIVELOG_PUT_HOST",
-        "one address for the upload port instead of loopback (127.0.0.1 and ::1); non-loopback logs a warning",
-    ),
-    (
-        "LIVELOG_GET_HOST",
-        "one address for the reader port instead of every interface, IPv4 and IPv6",
-    ),
-    (
-        "SERVER_CRT_FILE",
-        "PEM certificate chain: serve GET over HTTPS (needs SERVER_KEY_FILE)",
-    ),
-    (
-        "SERVER_KEY_FILE",
-        "PEM private key for SERVER_CRT_FILE (needs SERVER_CRT_FILE)",
-    ),
-    (
-        "LIVELOG_TEMP_DIR",
-        "directory for the (unlinked) temp file (default: system temp dir)",
-    ),
-    (
-        "LIVELOG_RING_BYTES",
-        "bytes of recent log kept in memory (default 4194304)",
-    ),
-    (
-        "LIVELOG_STALL_TIMEOUT_SECS",
-        "disconnect a reader that accepts no bytes for this long while data waits (default 300)",
-    ),
-    (
-        "LIVELOG_MAX_READERS",
-        "concurrent readers; more get 503 (default 10000)",
-    ),
-    (
-        "LIVELOG_MAX_CONNECTIONS",
-        "open connections to the reader port; more are closed at once (default 20000)",
-    ),
-    (
-        "LIVELOG_HEADER_TIMEOUT_SECS",
-        "close connections that send no complete request head in time (default 10)",
-    ),
-    (
-        "LIVELOG_HEARTBEAT_SECS",
-        "seconds between heartbeat comments on a silent Server-Sent Events stream (default 15)",
-    ),
-    ("DEBUG", "non-empty: debug logging (RUST_LOG also honoured)"),
-    (
-        "LIVELOG_PROGRESS_SECS",
-        "seconds between a running upload's progress lines (default 30)",
-    ),
-    (
-        "LIVELOG_LOG_FORMAT",
-        "text (default) or json: one JSON object per log line",
-    ),
-];
-
 /// Paths of the PEM files that turn on HTTPS for the GET port.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TlsFiles {
     /// `SERVER_CRT_FILE`: the certificate chain, leaf first.
     pub cert: PathBuf,
@@ -185,12 +118,41 @@ impl fmt::Display for Port {
     }
 }
 
+/// The secret in `/log/<ACCESS_TOKEN>`. It has no `Display`, and its
+/// `Debug` prints `<redacted>`, so no log line or error can carry it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct AccessToken(String);
+
+impl AccessToken {
+    /// Wraps the secret.
+    pub fn new(token: impl Into<String>) -> Self {
+        AccessToken(token.into())
+    }
+
+    /// The secret's bytes, to compare a request's token with.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// Whether it is empty (unset).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// Everything livelog is configured with. Build it with [`Config::from_env`]
-/// (or [`Config::new`] and struct update, in tests and embedders).
-#[derive(Clone, PartialEq, Eq)]
+/// (or [`Config::new`] and struct update, in tests and embedders). `Debug`
+/// shows every field, the token redacted.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// The secret in `/log/<ACCESS_TOKEN>`. Never printed: `Debug` redacts it.
-    pub access_token: String,
+    /// The secret in `/log/<ACCESS_TOKEN>`.
+    pub access_token: AccessToken,
     /// The one address the upload listener binds (`LIVELOG_PUT_HOST`);
     /// `None`: loopback, `127.0.0.1` and `::1`.
     pub put_host: Option<IpAddr>,
@@ -228,50 +190,35 @@ pub struct Config {
     pub heartbeat: Duration,
 }
 
-impl fmt::Debug for Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("access_token", &"<redacted>")
-            .field("put_host", &self.put_host)
-            .field("get_host", &self.get_host)
-            .field("put_port", &self.put_port)
-            .field("get_port", &self.get_port)
-            .field("tls", &self.tls)
-            .field("temp_dir", &self.temp_dir)
-            .field("debug", &self.debug)
-            .field("log_format", &self.log_format)
-            .field("progress_every", &self.progress_every)
-            .field("ring_bytes", &self.ring_bytes)
-            .field("stall_timeout", &self.stall_timeout)
-            .field("max_readers", &self.max_readers)
-            .field("max_connections", &self.max_connections)
-            .field("header_timeout", &self.header_timeout)
-            .field("heartbeat", &self.heartbeat)
-            .finish()
-    }
-}
-
 impl Config {
-    /// Defaults for everything but the token.
+    /// Every setting's default (see [`SETTINGS`]), with `access_token`.
     pub fn new(access_token: impl Into<String>) -> Self {
-        Config {
-            access_token: access_token.into(),
+        let mut config = Config {
+            access_token: AccessToken::new(access_token),
             put_host: None,
             get_host: None,
-            put_port: DEFAULT_PUT_PORT,
-            get_port: DEFAULT_GET_PORT,
+            put_port: 0,
+            get_port: 0,
             tls: None,
             temp_dir: std::env::temp_dir(),
             debug: false,
             log_format: LogFormat::Text,
-            progress_every: Duration::from_secs(DEFAULT_PROGRESS_SECS),
-            ring_bytes: DEFAULT_RING_BYTES,
-            stall_timeout: Duration::from_secs(DEFAULT_STALL_TIMEOUT_SECS),
-            max_readers: DEFAULT_MAX_READERS,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            header_timeout: Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS),
-            heartbeat: Duration::from_secs(DEFAULT_HEARTBEAT_SECS),
+            progress_every: Duration::ZERO,
+            ring_bytes: 0,
+            stall_timeout: Duration::ZERO,
+            max_readers: 0,
+            max_connections: 0,
+            header_timeout: Duration::ZERO,
+            heartbeat: Duration::ZERO,
+        };
+        for setting in SETTINGS {
+            if let Default::Value(value) = setting.default {
+                // Every default is a valid value (tested: `defaults_parse`),
+                // so this sets the field the placeholder above stands for.
+                let _ = setting.read(&value.to_string(), &mut config);
+            }
         }
+        config
     }
 
     /// Reads the process environment.
@@ -284,7 +231,7 @@ impl Config {
 
     /// Reads `(name, value)` pairs as the operating system gives them (for
     /// tests): a pair that is not Unicode is skipped, unless the name is one
-    /// of livelog's own [`VARIABLES`], which is an error.
+    /// of livelog's own [`SETTINGS`], which is an error.
     ///
     /// # Errors
     /// [`ConfigError`] naming the first bad variable.
@@ -296,18 +243,15 @@ impl Config {
         for (name, value) in pairs {
             match (name.into_string(), value.into_string()) {
                 (Ok(name), Ok(value)) => text.push((name, value)),
-                (Ok(name), Err(_)) if is_livelogs(&name) => {
-                    let exit_code = match name.to_ascii_uppercase().as_str() {
-                        "LIVELOG_PUT_PORT" => 64,
-                        "LIVELOG_GET_PORT" => 66,
-                        _ => 1,
-                    };
-                    return Err(ConfigError {
-                        message: format!(
-                            "{name} is not valid Unicode text: livelog reads its variables as text"
-                        ),
-                        exit_code,
-                    });
+                (Ok(name), Err(_)) => {
+                    if let Some(setting) = Setting::named(&name) {
+                        return Err(ConfigError {
+                            message: format!(
+                                "{name} is not valid Unicode text: livelog reads its variables as text"
+                            ),
+                            exit_code: i32::from(setting.exit_codes.invalid),
+                        });
+                    }
                 }
                 // Not livelog's: another program's business.
                 _ => {}
@@ -316,128 +260,49 @@ impl Config {
         Self::from_pairs(text)
     }
 
-    /// Reads `(name, value)` pairs as if they were the environment (for tests).
+    /// Reads `(name, value)` pairs as if they were the environment (for
+    /// tests). Names match [`SETTINGS`] ignoring ASCII case; others are
+    /// ignored.
     ///
     /// # Errors
-    /// [`ConfigError`] naming the first bad variable.
+    /// [`ConfigError`] naming the first bad variable, a variable given twice
+    /// (in two spellings), or `ACCESS_TOKEN` missing.
     pub fn from_pairs<I, K, V>(pairs: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator<Item = (K, V)>,
         K: Into<String>,
         V: Into<String>,
     {
-        let vars: RawVars = envy::from_iter(pairs.into_iter().map(|(k, v)| (k.into(), v.into())))
-            .map_err(|e| ConfigError {
-            message: format!("cannot read the environment: {e}"),
-            exit_code: 1,
-        })?;
-        Self::from_vars(vars)
-    }
-
-    fn from_vars(v: RawVars) -> Result<Self, ConfigError> {
-        let access_token = match v.access_token {
-            Some(t) if !t.is_empty() => t,
-            _ => {
-                return Err(ConfigError::new(
-                    "ACCESS_TOKEN is not set: it is required (readers use /log/<ACCESS_TOKEN>)",
-                ));
-            }
-        };
-        let mut config = Config::new(access_token);
-        if let Some(p) = non_empty(v.livelog_put_port) {
-            config.put_port = parse_port("LIVELOG_PUT_PORT", &p, 64, 65)?;
-        }
-        if let Some(p) = non_empty(v.livelog_get_port) {
-            config.get_port = parse_port("LIVELOG_GET_PORT", &p, 66, 67)?;
-        }
-        if let Some(h) = non_empty(v.livelog_put_host) {
-            config.put_host = Some(parse_host("LIVELOG_PUT_HOST", &h, "127.0.0.1 or ::1")?);
-        }
-        if let Some(h) = non_empty(v.livelog_get_host) {
-            config.get_host = Some(parse_host("LIVELOG_GET_HOST", &h, "0.0.0.0 or ::")?);
-        }
-        config.tls = tls_files(non_empty(v.server_crt_file), non_empty(v.server_key_file))?;
-        if let Some(dir) = non_empty(v.livelog_temp_dir) {
-            config.temp_dir = dir.into();
-        }
-        config.debug = v.debug.is_some_and(|d| !d.is_empty());
-        if let Some(s) = v.livelog_progress_secs {
-            config.progress_every = Duration::from_secs(parse_number(
-                "LIVELOG_PROGRESS_SECS",
-                &s,
-                1,
-                MAX_TIMEOUT_SECS,
-            )?);
-        }
-        if let Some(f) = non_empty(v.livelog_log_format) {
-            config.log_format = match f.trim().to_ascii_lowercase().as_str() {
-                "text" => LogFormat::Text,
-                "json" => LogFormat::Json,
-                _ => {
-                    return Err(ConfigError::new(format!(
-                        "LIVELOG_LOG_FORMAT={f:?} is not a log format: give text or json"
-                    )));
-                }
+        let mut given: Vec<Option<String>> = vec![None; SETTINGS.len()];
+        for (name, value) in pairs {
+            let name = name.into();
+            let Some(index) = SETTINGS
+                .iter()
+                .position(|s| s.name.eq_ignore_ascii_case(&name))
+            else {
+                continue;
             };
+            if given[index].replace(value.into()).is_some() {
+                return Err(ConfigError::new(format!(
+                    "{} is set twice (in two spellings): set it once",
+                    SETTINGS[index].name
+                )));
+            }
         }
-        if let Some(s) = v.livelog_ring_bytes {
-            config.ring_bytes = parse_number("LIVELOG_RING_BYTES", &s, 0, usize::MAX)?;
+        let mut config = Config::new("");
+        for (setting, value) in SETTINGS.iter().zip(&given) {
+            if let Some(value) = value {
+                setting.read(value, &mut config)?;
+            }
         }
-        if let Some(s) = v.livelog_stall_timeout_secs {
-            config.stall_timeout = Duration::from_secs(parse_number(
-                "LIVELOG_STALL_TIMEOUT_SECS",
-                &s,
-                1,
-                MAX_TIMEOUT_SECS,
-            )?);
+        if config.access_token.is_empty() {
+            return Err(ConfigError::new(
+                "ACCESS_TOKEN is not set: it is required (readers use /log/<ACCESS_TOKEN>)",
+            ));
         }
-        if let Some(s) = v.livelog_max_readers {
-            config.max_readers = parse_number("LIVELOG_MAX_READERS", &s, 1, MAX_READERS_LIMIT)?;
-        }
-        if let Some(s) = v.livelog_max_connections {
-            config.max_connections =
-                parse_number("LIVELOG_MAX_CONNECTIONS", &s, 1, MAX_CONNECTIONS_LIMIT)?;
-        }
-        if let Some(s) = v.livelog_header_timeout_secs {
-            config.header_timeout = Duration::from_secs(parse_number(
-                "LIVELOG_HEADER_TIMEOUT_SECS",
-                &s,
-                1,
-                MAX_TIMEOUT_SECS,
-            )?);
-        }
-        if let Some(s) = v.livelog_heartbeat_secs {
-            config.heartbeat = Duration::from_secs(parse_number(
-                "LIVELOG_HEARTBEAT_SECS",
-                &s,
-                1,
-                MAX_TIMEOUT_SECS,
-            )?);
-        }
+        parse::check_tls_pair(&config)?;
         Ok(config)
     }
-}
-
-/// The environment as `envy` reads it: every variable a string, checked later.
-#[derive(Deserialize, Debug, Default)]
-struct RawVars {
-    access_token: Option<String>,
-    livelog_put_port: Option<String>,
-    livelog_get_port: Option<String>,
-    livelog_put_host: Option<String>,
-    livelog_get_host: Option<String>,
-    server_crt_file: Option<String>,
-    server_key_file: Option<String>,
-    livelog_temp_dir: Option<String>,
-    debug: Option<String>,
-    livelog_log_format: Option<String>,
-    livelog_progress_secs: Option<String>,
-    livelog_ring_bytes: Option<String>,
-    livelog_stall_timeout_secs: Option<String>,
-    livelog_max_readers: Option<String>,
-    livelog_max_connections: Option<String>,
-    livelog_header_timeout_secs: Option<String>,
-    livelog_heartbeat_secs: Option<String>,
 }
 
 #[cfg(test)]

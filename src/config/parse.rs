@@ -1,84 +1,14 @@
-//! Each variable's text into its typed value, or a [`ConfigError`] naming
-//! the variable: ports with the Go livelog's exit codes, addresses, bounded
-//! whole numbers, the TLS file pair.
+//! Each kind of value a setting takes, from its text: ports (with the Go
+//! livelog's exit codes), addresses, bounded whole numbers, seconds, the TLS
+//! file pair, the log format. Every error is a [`ConfigError`] naming the
+//! setting.
 
 use std::fmt;
 use std::net::IpAddr;
+use std::time::Duration;
 
-use super::{TlsFiles, VARIABLES};
-
-/// HTTPS needs both files or neither.
-pub(super) fn tls_files(
-    cert: Option<String>,
-    key: Option<String>,
-) -> Result<Option<TlsFiles>, ConfigError> {
-    match (cert, key) {
-        (Some(cert), Some(key)) => Ok(Some(TlsFiles {
-            cert: cert.into(),
-            key: key.into(),
-        })),
-        (None, None) => Ok(None),
-        (Some(_), None) => Err(ConfigError::new(
-            "SERVER_CRT_FILE is set but SERVER_KEY_FILE is not: set both for HTTPS, or neither",
-        )),
-        (None, Some(_)) => Err(ConfigError::new(
-            "SERVER_KEY_FILE is set but SERVER_CRT_FILE is not: set both for HTTPS, or neither",
-        )),
-    }
-}
-
-/// Whether `name` is one of livelog's [`VARIABLES`], as `envy` matches them
-/// (ignoring ASCII case).
-pub(super) fn is_livelogs(name: &str) -> bool {
-    VARIABLES
-        .iter()
-        .any(|(own, _)| own.eq_ignore_ascii_case(name))
-}
-
-/// An IP address (no port, no name: livelog does no name lookups).
-pub(super) fn parse_host(name: &str, value: &str, examples: &str) -> Result<IpAddr, ConfigError> {
-    value.trim().parse().map_err(|_| {
-        ConfigError::new(format!(
-            "{name}={value:?} is not an IP address (e.g. {examples})"
-        ))
-    })
-}
-
-pub(super) fn non_empty(s: Option<String>) -> Option<String> {
-    s.filter(|s| !s.is_empty())
-}
-
-/// A port: not a number → `nan_code`, outside 0..=65535 → `range_code` (the
-/// Go livelog's exit codes: 64/65 for PUT, 66/67 for GET).
-pub(super) fn parse_port(
-    name: &str,
-    value: &str,
-    nan_code: i32,
-    range_code: i32,
-) -> Result<u16, ConfigError> {
-    let n: i128 = value.trim().parse().map_err(|_| ConfigError {
-        message: format!("{name}={value:?} is not a number: give a port in 0..=65535"),
-        exit_code: nan_code,
-    })?;
-    u16::try_from(n).map_err(|_| ConfigError {
-        message: format!("{name}={value:?} is out of range: give a port in 0..=65535"),
-        exit_code: range_code,
-    })
-}
-
-/// A whole number in `min..=max`, else an error naming the variable and
-/// the range.
-pub(super) fn parse_number<T>(name: &str, value: &str, min: T, max: T) -> Result<T, ConfigError>
-where
-    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
-{
-    match value.trim().parse::<T>() {
-        Ok(n) if n >= min && n <= max => Ok(n),
-        _ => Err(ConfigError::new(format!(
-            "{name}={value:?} is not a whole number in {min}..={max}"
-        ))),
-    }
-}
+use super::settings::Setting;
+use super::{Config, LogFormat, MAX_TIMEOUT_SECS, TlsFiles};
 
 /// A bad configuration: a one-line message naming the variable, and the
 /// process exit code to use.
@@ -86,16 +16,25 @@ where
 pub struct ConfigError {
     /// One line, naming the variable and what is wrong with it.
     pub message: String,
-    /// 64/65 (`LIVELOG_PUT_PORT` not a number / out of range), 66/67 (same
-    /// for `LIVELOG_GET_PORT`), else 1.
+    /// The setting's [`ExitCodes`](super::settings::ExitCodes) (64–67 for
+    /// the ports, as in the Go livelog), else 1.
     pub exit_code: i32,
 }
 
 impl ConfigError {
+    /// An error with exit code 1.
     pub(super) fn new(message: impl Into<String>) -> Self {
         ConfigError {
             message: message.into(),
             exit_code: 1,
+        }
+    }
+
+    /// `NAME="value" <why>`, with `exit_code`.
+    fn bad(setting: &Setting, value: &str, why: fmt::Arguments<'_>, exit_code: u8) -> Self {
+        ConfigError {
+            message: format!("{}={value:?} {why}", setting.name),
+            exit_code: i32::from(exit_code),
         }
     }
 }
@@ -107,3 +46,120 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// `value` unless it is empty: an empty variable counts as unset, as in the
+/// Go livelog, for every setting the Go livelog has.
+pub(super) fn non_empty(value: &str) -> Option<&str> {
+    (!value.is_empty()).then_some(value)
+}
+
+/// A port in 0..=65535 (0: any free port); `None` when empty. Not a number
+/// and out of range have the setting's two exit codes.
+pub(super) fn port(setting: &Setting, value: &str) -> Result<Option<u16>, ConfigError> {
+    let Some(text) = non_empty(value) else {
+        return Ok(None);
+    };
+    let codes = setting.exit_codes;
+    let n: i128 = text.trim().parse().map_err(|_| {
+        let why = format_args!("is not a number: give a port in 0..=65535");
+        ConfigError::bad(setting, value, why, codes.invalid)
+    })?;
+    u16::try_from(n).map(Some).map_err(|_| {
+        let why = format_args!("is out of range: give a port in 0..=65535");
+        ConfigError::bad(setting, value, why, codes.out_of_range)
+    })
+}
+
+/// An IP address (no port, no name: livelog does no name lookups); `None`
+/// when empty.
+pub(super) fn host(
+    setting: &Setting,
+    value: &str,
+    examples: &str,
+) -> Result<Option<IpAddr>, ConfigError> {
+    let Some(text) = non_empty(value) else {
+        return Ok(None);
+    };
+    text.trim().parse().map(Some).map_err(|_| {
+        let why = format_args!("is not an IP address (e.g. {examples})");
+        ConfigError::bad(setting, value, why, setting.exit_codes.invalid)
+    })
+}
+
+/// A whole number in `min..=max` (an empty value is not one).
+pub(super) fn number<T>(setting: &Setting, value: &str, min: T, max: T) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+{
+    match value.trim().parse::<T>() {
+        Ok(n) if n >= min && n <= max => Ok(n),
+        _ => {
+            let why = format_args!("is not a whole number in {min}..={max}");
+            Err(ConfigError::bad(
+                setting,
+                value,
+                why,
+                setting.exit_codes.invalid,
+            ))
+        }
+    }
+}
+
+/// Whole seconds in 1..=[`MAX_TIMEOUT_SECS`].
+pub(super) fn seconds(setting: &Setting, value: &str) -> Result<Duration, ConfigError> {
+    number(setting, value, 1, MAX_TIMEOUT_SECS).map(Duration::from_secs)
+}
+
+/// `text` or `json`, any case; `None` when empty.
+pub(super) fn log_format(setting: &Setting, value: &str) -> Result<Option<LogFormat>, ConfigError> {
+    let Some(text) = non_empty(value) else {
+        return Ok(None);
+    };
+    match text.trim().to_ascii_lowercase().as_str() {
+        "text" => Ok(Some(LogFormat::Text)),
+        "json" => Ok(Some(LogFormat::Json)),
+        _ => {
+            let why = format_args!("is not a log format: give text or json");
+            Err(ConfigError::bad(
+                setting,
+                text,
+                why,
+                setting.exit_codes.invalid,
+            ))
+        }
+    }
+}
+
+/// `SERVER_CRT_FILE`: the certificate half of the TLS pair (empty: unset).
+pub(super) fn tls_cert(value: &str, config: &mut Config) {
+    if let Some(path) = non_empty(value) {
+        config.tls.get_or_insert_with(TlsFiles::default).cert = path.into();
+    }
+}
+
+/// `SERVER_KEY_FILE`: the key half of the TLS pair (empty: unset).
+pub(super) fn tls_key(value: &str, config: &mut Config) {
+    if let Some(path) = non_empty(value) {
+        config.tls.get_or_insert_with(TlsFiles::default).key = path.into();
+    }
+}
+
+/// HTTPS needs both files or neither (a half read by [`tls_cert`] or
+/// [`tls_key`] alone is empty).
+pub(super) fn check_tls_pair(config: &Config) -> Result<(), ConfigError> {
+    let Some(tls) = &config.tls else {
+        return Ok(());
+    };
+    match (
+        tls.cert.as_os_str().is_empty(),
+        tls.key.as_os_str().is_empty(),
+    ) {
+        (false, false) => Ok(()),
+        (false, true) => Err(ConfigError::new(
+            "SERVER_CRT_FILE is set but SERVER_KEY_FILE is not: set both for HTTPS, or neither",
+        )),
+        _ => Err(ConfigError::new(
+            "SERVER_KEY_FILE is set but SERVER_CRT_FILE is not: set both for HTTPS, or neither",
+        )),
+    }
+}

@@ -266,3 +266,30 @@ fn log_format_is_text_or_json() {
     assert!(err.message.contains("LIVELOG_LOG_FORMAT"), "{err}");
     assert_eq!(err.exit_code, 1);
 }
+
+#[test]
+fn defaults_parse() {
+    // `Config::new` builds the defaults by reading each setting's default
+    // value: every one of them must be valid.
+    for setting in SETTINGS {
+        if let Default::Value(value) = setting.default {
+            let mut c = Config::new("t");
+            setting
+                .read(&value.to_string(), &mut c)
+                .unwrap_or_else(|e| panic!("{}: {e}", setting.name));
+        }
+    }
+    let c = Config::new("t");
+    assert_eq!(c.put_port, DEFAULT_PUT_PORT);
+    assert_eq!(
+        c.stall_timeout,
+        Duration::from_secs(DEFAULT_STALL_TIMEOUT_SECS)
+    );
+    assert_eq!(c.max_readers, DEFAULT_MAX_READERS);
+    assert_eq!(c.max_connections, DEFAULT_MAX_CONNECTIONS);
+    assert_eq!(
+        c.header_timeout,
+        Duration::from_secs(DEFAULT_HEADER_TIMEOUT_SECS)
+    );
+    assert_eq!(c.progress_every, Duration::from_secs(DEFAULT_PROGRESS_SECS));
+}

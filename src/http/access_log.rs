@@ -7,34 +7,24 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use http::{Method, Response, StatusCode, header};
 use http_body::{Body, Frame, SizeHint};
 
+use super::route::Route;
 use super::{BoxError, ResponseBody};
 use crate::config::Port;
 
 /// A response whose body logs the request's line when it is dropped.
 pub type LoggedResponse = Response<AccessLogged<ResponseBody>>;
 
-/// A request path as it may be logged, on any port: `/`, `/log`, `/view`,
-/// `/metrics`, `/status`, `/log/<redacted>`, `/view/<redacted>`, and
-/// `/<redacted>` for anything
-/// else, since any segment a client sends may be a mistyped or guessed
-/// token, which is as secret as the real one.
+/// A request path as it may be logged, on any port: its route's redacted
+/// form ([`Route::redacted`]), since any segment a client sends may be a
+/// mistyped or guessed token, which is as secret as the real one.
 pub fn redact_path(path: &str) -> &'static str {
-    match path {
-        "" | "/" => "/",
-        "/log" => "/log",
-        "/view" => "/view",
-        "/metrics" => "/metrics",
-        "/status" => "/status",
-        p if p.starts_with("/log/") => "/log/<redacted>",
-        p if p.starts_with("/view/") => "/view/<redacted>",
-        _ => "/<redacted>",
-    }
+    Route::of(path).redacted()
 }
 
 /// What the access log line says about one request.

@@ -9,6 +9,7 @@
 //! * [`viewer`] — the log viewer page (`assets/viewer/`);
 //! * [`ranges`] — RFC 9110 / RFC 8673 byte ranges of a log that may still grow;
 //! * [`encoding`] — which coding a reader gets (`Accept-Encoding`);
+//! * [`route`] — which resource a path names, and how it is logged;
 //! * [`access_log`] — one line per request, the path redacted;
 //! * [`observe`] — `GET /metrics` and `GET /status` on the upload port.
 //!
@@ -20,6 +21,7 @@ pub mod encoding;
 pub mod observe;
 pub mod ranges;
 pub mod reader;
+pub mod route;
 pub mod sse;
 pub mod upload;
 pub mod viewer;

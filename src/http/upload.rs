@@ -17,22 +17,23 @@
 
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use http::{Method, Request, Response, StatusCode, header};
 use http_body::Frame;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use tracing::Instrument;
 
 use super::access_log::{LoggedResponse, logged};
 use super::observe::Observer;
+use super::route::Route;
 use super::{ResponseBody, plain};
 use crate::config::Port;
 use crate::metrics::Metrics;
 use crate::store::{LogStore, Upload};
-
-/// The one path the upload port serves.
-pub const UPLOAD_PATH: &str = "/log";
 
 /// Longest time the rest of a refused upload's body is read and discarded.
 pub const LINGER: Duration = Duration::from_secs(10);
@@ -73,7 +74,7 @@ impl UploadHandler {
         if let Some(resp) = self.observer.answer(method, path, req.headers()).await {
             return resp;
         }
-        if req.uri().path() != UPLOAD_PATH {
+        if Route::of(req.uri().path()) != Route::Log(None) {
             let resp = plain(
                 StatusCode::NOT_FOUND,
                 "not found: upload with PUT /log; GET /metrics or /status\n",
@@ -196,7 +197,7 @@ impl<'a> ProgressLine<'a> {
 /// Answers `resp` while what is left of `body` is read and discarded in the
 /// background (see the module documentation).
 fn refuse(body: Incoming, resp: Response<ResponseBody>) -> Response<ResponseBody> {
-    tokio::spawn(linger(body));
+    tokio::spawn(linger(body).in_current_span());
     resp
 }
 

@@ -14,6 +14,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::conn::{self, ConnContext};
 use crate::config::Port;
@@ -89,10 +90,19 @@ async fn accept_from(
                 let counted = ctx.metrics.connection_opened(port);
                 let ctx = Arc::clone(ctx);
                 let watcher = graceful.watcher();
-                tokio::spawn(async move {
-                    conn::serve(port, stream, peer, ctx, watcher).await;
+                // Every event of the connection, and of its HTTP/2 streams,
+                // says which port and peer it is about.
+                let span = tracing::info_span!(
+                    "conn",
+                    port = port.name(),
+                    peer = %peer,
+                    protocol = tracing::field::Empty,
+                );
+                let connection = async move {
+                    conn::serve(port, stream, ctx, watcher).await;
                     drop((permit, counted));
-                });
+                };
+                tokio::spawn(connection.instrument(span));
             }
             Err(err) => {
                 tracing::warn!(listener = port.name(), "accept failed: {err}");

@@ -16,7 +16,6 @@
 
 use std::convert::Infallible;
 use std::future::{Future, Ready, ready};
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,14 +29,14 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::Watcher;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_io_timeout::TimeoutStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use super::h1_io::{FlushFirst, H1Io, H1State, MAX_HEAD_BYTES};
-use super::stall::{StallExecutor, Watched};
+use super::stall::{StallExecutor, StallTimeoutStream, Watched, is_stall};
 use super::tls::ALPN_H2;
 use crate::config::Port;
+use crate::error::{BoxError, Chain};
 use crate::http::ResponseBody;
 use crate::http::access_log::{AccessLogged, LoggedResponse, log_refused_head};
 use crate::http::reader::ReadHandler;
@@ -80,61 +79,49 @@ pub struct ConnContext {
     pub stopping: CancellationToken,
 }
 
-/// Serves one connection accepted on `port` until it ends. `watcher` lets a
-/// graceful shutdown finish the response in flight and then close it.
-pub async fn serve(
-    port: Port,
-    stream: TcpStream,
-    peer: SocketAddr,
-    ctx: Arc<ConnContext>,
-    watcher: Watcher,
-) {
+/// Serves one connection accepted on `port` until it ends, in the
+/// connection's span (`port`, `peer`, and `protocol` once known), which the
+/// caller entered. `watcher` lets a graceful shutdown finish the response
+/// in flight and then close it.
+pub async fn serve(port: Port, stream: TcpStream, ctx: Arc<ConnContext>, watcher: Watcher) {
     let _ = stream.set_nodelay(true);
     match port {
-        Port::Upload => serve_upload(stream, peer, &ctx, watcher).await,
-        Port::Reader => serve_reader(stream, peer, &ctx, watcher).await,
+        Port::Upload => {
+            let handler = ctx.upload.clone();
+            let service = move |state| UploadService { handler, state };
+            serve_http1(stream, Port::Upload, &ctx, watcher, service).await;
+        }
+        Port::Reader => serve_reader(stream, &ctx, watcher).await,
     }
 }
 
-async fn serve_upload(stream: TcpStream, peer: SocketAddr, ctx: &ConnContext, watcher: Watcher) {
-    let state = Arc::new(H1State::default());
-    let io = H1Io::new(stream, Arc::clone(&state), Port::Upload);
-    let service = UploadService {
-        handler: ctx.upload.clone(),
-        state: Arc::clone(&state),
-    };
-    let conn =
-        http1_builder(ctx.header_timeout, Port::Upload).serve_connection(TokioIo::new(io), service);
-    let result = watcher.watch(conn).await;
-    report(Port::Upload, peer, result, &state, ctx);
-}
-
-async fn serve_reader(
-    stream: TcpStream,
-    peer: SocketAddr,
-    ctx: &Arc<ConnContext>,
-    watcher: Watcher,
-) {
+async fn serve_reader(stream: TcpStream, ctx: &Arc<ConnContext>, watcher: Watcher) {
     // Each protocol path is boxed: a future is as large as its largest
     // branch, and the TLS and HTTP/2 paths hold several KiB that a plain-text
     // reader (the common case, and the one there may be thousands of) should
     // not carry for the life of its connection.
     match &ctx.tls {
         None => {
-            let io = stall_timeout(stream, ctx.stall_timeout);
-            Box::pin(serve_http1_reader(io, peer, ctx, watcher)).await;
+            let io = StallTimeoutStream::new(stream, ctx.stall_timeout);
+            Box::pin(serve_http1(
+                io,
+                Port::Reader,
+                ctx,
+                watcher,
+                read_service(ctx),
+            ))
+            .await;
         }
-        Some(acceptor) => Box::pin(serve_tls_reader(stream, acceptor, peer, ctx, watcher)).await,
+        Some(acceptor) => Box::pin(serve_tls_reader(stream, acceptor, ctx, watcher)).await,
     }
 }
 
-/// The socket with a write timeout: it runs only while a write is pending
-/// (the socket's send buffer is full), so it fires for a stalled reader with
-/// data waiting, never for an idle tail that writes nothing.
-fn stall_timeout(stream: TcpStream, timeout: Duration) -> Pin<Box<TimeoutStream<TcpStream>>> {
-    let mut io = TimeoutStream::new(stream);
-    io.set_write_timeout(Some(timeout));
-    Box::pin(io)
+/// The reader port's HTTP/1.1 service for a connection whose state is
+/// `state`: each body reports its failure only after everything before it
+/// is flushed ([`FlushFirst`]).
+fn read_service(ctx: &Arc<ConnContext>) -> impl FnOnce(Arc<H1State>) -> ReadService {
+    let ctx = Arc::clone(ctx);
+    move |state| ReadService { ctx, state }
 }
 
 /// The TLS handshake (bounded by the header timeout), then HTTP/2 or
@@ -143,7 +130,6 @@ fn stall_timeout(stream: TcpStream, timeout: Duration) -> Pin<Box<TimeoutStream<
 async fn serve_tls_reader(
     stream: TcpStream,
     acceptor: &TlsAcceptor,
-    peer: SocketAddr,
     ctx: &Arc<ConnContext>,
     watcher: Watcher,
 ) {
@@ -152,12 +138,12 @@ async fn serve_tls_reader(
             answer_plain_http(stream).await;
             return None;
         }
-        let io = stall_timeout(stream, ctx.stall_timeout);
+        let io = StallTimeoutStream::new(stream, ctx.stall_timeout);
         match acceptor.accept(io).await {
             Ok(tls) => Some(tls),
             Err(err) => {
                 ctx.metrics.tls_handshake_failures.inc();
-                tracing::debug!(%peer, "TLS handshake failed: {err}");
+                tracing::debug!("TLS handshake failed: {}", Chain(&err));
                 None
             }
         }
@@ -169,15 +155,15 @@ async fn serve_tls_reader(
             Ok(None) => return,
             Err(_) => {
                 ctx.metrics.tls_handshake_failures.inc();
-                tracing::debug!(%peer, "TLS handshake timed out");
+                tracing::debug!("TLS handshake timed out");
                 return;
             }
         },
     };
     if tls.get_ref().1.alpn_protocol() == Some(ALPN_H2) {
-        serve_h2_reader(tls, peer, ctx, watcher).await;
+        serve_h2_reader(tls, ctx, watcher).await;
     } else {
-        serve_http1_reader(tls, peer, ctx, watcher).await;
+        serve_http1(tls, Port::Reader, ctx, watcher, read_service(ctx)).await;
     }
 }
 
@@ -233,20 +219,29 @@ fn http1_builder(header_timeout: Duration, port: Port) -> http1::Builder {
     builder
 }
 
-async fn serve_http1_reader<I>(io: I, peer: SocketAddr, ctx: &Arc<ConnContext>, watcher: Watcher)
-where
+/// Serves an HTTP/1.1 connection to `port` over `io`, with the service
+/// `service` makes from the connection's [`H1State`], and logs how it ended.
+async fn serve_http1<I, S, B>(
+    io: I,
+    port: Port,
+    ctx: &ConnContext,
+    watcher: Watcher,
+    service: impl FnOnce(Arc<H1State>) -> S,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
 {
+    tracing::Span::current().record("protocol", "http1");
     let state = Arc::new(H1State::default());
-    let io = H1Io::new(io, Arc::clone(&state), Port::Reader);
-    let service = ReadService {
-        ctx: Arc::clone(ctx),
-        state: Arc::clone(&state),
-    };
-    let conn =
-        http1_builder(ctx.header_timeout, Port::Reader).serve_connection(TokioIo::new(io), service);
+    let io = H1Io::new(io, Arc::clone(&state), port);
+    let conn = http1_builder(ctx.header_timeout, port)
+        .serve_connection(TokioIo::new(io), service(Arc::clone(&state)));
     let result = watcher.watch(conn).await;
-    report(Port::Reader, peer, result, &state, ctx);
+    report(port, result, &state, ctx);
 }
 
 /// HTTP/2 readers share one socket, so the socket's write timeout cannot
@@ -260,17 +255,18 @@ where
 /// until the client's preface arrives, and then waits for a PING reply, so a
 /// client that sends nothing would stay for ever; and with no stream open,
 /// nothing is lost by dropping it.
-async fn serve_h2_reader<I>(io: I, peer: SocketAddr, ctx: &Arc<ConnContext>, watcher: Watcher)
+async fn serve_h2_reader<I>(io: I, ctx: &Arc<ConnContext>, watcher: Watcher)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    tracing::Span::current().record("protocol", "http2");
     let got_request = Arc::new(AtomicBool::new(false));
     let service = H2ReadService {
         ctx: Arc::clone(ctx),
         got_request: Arc::clone(&got_request),
     };
     let stalls = ctx.metrics.readers_stalled.clone();
-    let conn = http2::Builder::new(StallExecutor::new(ctx.stall_timeout, peer, stalls))
+    let conn = http2::Builder::new(StallExecutor::new(ctx.stall_timeout, stalls))
         .timer(TokioTimer::new())
         .max_concurrent_streams(H2_MAX_CONCURRENT_STREAMS)
         .max_header_list_size(H2_MAX_HEADER_LIST_BYTES)
@@ -292,32 +288,25 @@ where
                 if !ctx.stopping.is_cancelled() {
                     ctx.metrics.header_timeouts.get_or_create(&PortLabels::of(Port::Reader)).inc();
                 }
-                tracing::debug!(%peer, "HTTP/2 connection sent no request in time; closing it");
+                tracing::debug!("HTTP/2 connection sent no request in time; closing it");
                 return;
             }
             conn.await
         }
     };
     if let Err(err) = result {
-        tracing::debug!(%peer, "reader connection ended: {err}");
+        tracing::debug!("reader connection ended: {}", Chain(&err));
     }
 }
 
 /// Logs how an HTTP/1.1 connection ended, where that says something about
 /// the client (a stall, a header timeout, no request at all).
-fn report(
-    port: Port,
-    peer: SocketAddr,
-    result: Result<(), hyper::Error>,
-    state: &H1State,
-    ctx: &ConnContext,
-) {
-    let listener = port.name();
+fn report(port: Port, result: Result<(), hyper::Error>, state: &H1State, ctx: &ConnContext) {
     match result {
-        Err(err) if is_stall(&err) => {
+        // Only readers have the stall timeout (`stall/h1.rs`).
+        Err(err) if port == Port::Reader && is_stall(&err) => {
             ctx.metrics.readers_stalled.inc();
             tracing::warn!(
-                %peer,
                 stall_timeout_secs = ctx.stall_timeout.as_secs(),
                 "reader disconnected: it accepted no bytes for the stall timeout while log data was waiting"
             )
@@ -328,34 +317,18 @@ fn report(
                 .get_or_create(&PortLabels::of(port))
                 .inc();
             tracing::debug!(
-                %peer,
-                listener,
                 header_timeout_secs = ctx.header_timeout.as_secs(),
                 "connection closed: no complete request head within the header timeout"
             )
         }
         // A refused head was logged as it was answered (`h1_io.rs`).
         Err(err) if err.is_parse() || err.is_parse_too_large() => {}
-        Err(err) => tracing::debug!(%peer, listener, "connection ended: {err}"),
+        Err(err) => tracing::debug!("connection ended: {}", Chain(&err)),
         Ok(()) if !state.was_request_seen() => {
-            tracing::debug!(%peer, listener, "connection closed before a request")
+            tracing::debug!("connection closed before a request")
         }
         Ok(()) => {}
     }
-}
-
-/// `true` if `err` came from the reader's write timeout.
-fn is_stall(err: &hyper::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::TimedOut {
-                return true;
-            }
-        }
-        source = e.source();
-    }
-    false
 }
 
 /// The upload port's service: every request goes to the [`UploadHandler`].
@@ -377,8 +350,7 @@ impl Service<Request<Incoming>> for UploadService {
     }
 }
 
-/// The reader port's service on HTTP/1.1; each body reports its failure
-/// only after everything before it is flushed ([`FlushFirst`]).
+/// The reader port's service on HTTP/1.1 ([`read_service`]).
 struct ReadService {
     ctx: Arc<ConnContext>,
     state: Arc<H1State>,

@@ -27,8 +27,10 @@ use std::time::Duration;
 
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 pub use conn::{H2_MAX_CONCURRENT_STREAMS, H2_MAX_HEADER_LIST_BYTES};
 pub use h1_io::MAX_HEAD_BYTES;
@@ -42,6 +44,7 @@ use crate::http::observe::{Limits, Observer};
 use crate::http::reader::ReadHandler;
 use crate::http::upload::UploadHandler;
 use crate::metrics::Metrics;
+use crate::runtime_thread::{OwnRuntime, RuntimeThread};
 use crate::signals::Signals;
 use crate::store::{Encodings, LogStore, Phase, StoreLimits};
 
@@ -151,13 +154,25 @@ impl Server {
         })
     }
 
+    /// Where the upload port listens, the first address first (127.0.0.1,
+    /// then ::1, by default): the bound ports, also when 0 was asked for.
+    pub fn upload_addrs(&self) -> &[SocketAddr] {
+        &self.upload.addrs
+    }
+
+    /// Where the reader port listens, the first address first (`[::]`,
+    /// taking IPv4 too, by default).
+    pub fn reader_addrs(&self) -> &[SocketAddr] {
+        &self.reader_addrs
+    }
+
     /// Serves both ports until `shutdown` resolves; then stops accepting and
     /// gives open connections [`SHUTDOWN_GRACE`] to finish. Returns sooner
     /// when nothing is left to wait for: no upload in progress, and every
     /// reader sent all there is.
     ///
     /// # Errors
-    /// [`StartupError::UploadThread`] if the upload's thread or runtime
+    /// [`StartupError::Thread`] if the upload's thread or runtime
     /// cannot start (before livelog reports ready).
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), StartupError> {
         let Server {
@@ -170,21 +185,24 @@ impl Server {
         } = self;
         let graceful = Arc::new(GracefulShutdown::new());
         let upload_addrs = upload.addrs.clone();
-        let mut upload_thread = upload.spawn(Arc::clone(&ctx), Arc::clone(&graceful))?;
-        let readers = tokio::spawn(accept_loop(
-            readers,
-            Port::Reader,
-            max_connections,
-            Arc::clone(&ctx),
-            Arc::clone(&graceful),
-        ));
+        let upload_thread = upload.start(Arc::clone(&ctx), Arc::clone(&graceful))?;
+        let readers = tokio::spawn(
+            accept_loop(
+                readers,
+                Port::Reader,
+                max_connections,
+                Arc::clone(&ctx),
+                Arc::clone(&graceful),
+            )
+            .in_current_span(),
+        );
         log_ready(&upload_addrs, &reader_addrs, ctx.tls.is_some());
 
         shutdown.await;
         // Stop accepting; connections that have not sent a request give up.
         ctx.stopping.cancel();
         let _ = readers.await;
-        let _ = (&mut upload_thread.accepting).await;
+        let _ = upload_thread.accepting.await;
         // No upload can start now: readers waiting for one end.
         if store.close_if_awaiting() == Phase::Broken {
             tracing::debug!("no upload in progress: readers at the end of the log end now");
@@ -204,7 +222,8 @@ impl Server {
             }
             None => tracing::warn!("connections are still being accepted; closing them"),
         }
-        upload_thread.stop().await;
+        upload_thread.thread.stop().await;
+        ctx.read.stop_compressors().await;
         tracing::info!(stored = store.progress().len, "livelog stopped");
         Ok(())
     }
@@ -276,83 +295,42 @@ impl UploadListener {
     }
 
     /// Starts the upload's thread and runtime, accepting until
-    /// `ctx.stopping`; returns once it accepts (or could not start).
-    ///
-    /// The runtime is built, used and dropped on that thread alone: tokio
-    /// refuses to drop a runtime (which waits for its tasks) inside another
-    /// runtime's async context, where a startup error would drop it.
-    fn spawn(
+    /// `ctx.stopping`, then serving what it accepted until stopped.
+    fn start(
         self,
         ctx: Arc<ConnContext>,
         graceful: Arc<GracefulShutdown>,
     ) -> Result<UploadThread, StartupError> {
-        let listeners = self.listeners;
-        let done = CancellationToken::new();
-        let finish = done.clone();
-        let (started, start) = std::sync::mpsc::sync_channel(1);
-        let thread = std::thread::Builder::new()
-            .name("livelog-upload".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime,
-                    Err(err) => return drop(started.send(Err(StartupError::UploadThread(err)))),
-                };
-                let listeners = {
-                    let _on_upload_runtime = runtime.enter();
-                    match listeners.register(Port::Upload) {
-                        Ok(listeners) => listeners,
-                        Err(err) => return drop(started.send(Err(err))),
-                    }
-                };
-                let accepting = runtime.spawn(accept_loop(
-                    listeners,
-                    Port::Upload,
-                    UPLOAD_MAX_CONNECTIONS,
-                    ctx,
-                    graceful,
-                ));
-                let _ = started.send(Ok(accepting));
-                // Serves until told to stop; dropping the runtime then drops
-                // any upload still open, which marks the log broken.
-                runtime.block_on(finish.cancelled());
-            })
-            .map_err(StartupError::UploadThread)?;
-        // A blocking wait, once, at startup: the thread answers within
-        // microseconds.
-        match start.recv() {
-            Ok(Ok(accepting)) => Ok(UploadThread {
-                accepting,
-                done,
-                thread,
-            }),
-            Ok(Err(err)) => Err(err),
-            Err(_) => Err(StartupError::UploadThread(std::io::Error::other(
-                "the upload thread ended before it started",
-            ))),
-        }
+        let thread_error = |err| StartupError::Thread("upload", err);
+        let runtime =
+            OwnRuntime::new("livelog-upload", tracing::Span::current()).map_err(thread_error)?;
+        let listeners = {
+            let _on_upload_runtime = runtime.enter();
+            self.listeners.register(Port::Upload)?
+        };
+        let (accepted, accepting) = oneshot::channel();
+        let main = async move {
+            accept_loop(
+                listeners,
+                Port::Upload,
+                UPLOAD_MAX_CONNECTIONS,
+                ctx,
+                graceful,
+            )
+            .await;
+            let _ = accepted.send(());
+            // Serves what it accepted until stopped; dropping the runtime
+            // then drops any upload still open, which marks the log broken.
+            std::future::pending::<()>().await;
+        };
+        let thread = runtime.run(main).map_err(thread_error)?;
+        Ok(UploadThread { accepting, thread })
     }
 }
 
 /// The running upload thread.
 struct UploadThread {
-    /// The accept loop, which ends once `ConnContext::stopping` is cancelled.
-    accepting: tokio::task::JoinHandle<()>,
-    done: CancellationToken,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl UploadThread {
-    /// Stops the thread's runtime (dropping whatever it still serves) and
-    /// waits for the thread to end.
-    async fn stop(self) {
-        self.done.cancel();
-        let thread = self.thread;
-        match tokio::task::spawn_blocking(move || thread.join()).await {
-            Ok(Ok(())) => {}
-            _ => tracing::error!("the upload thread panicked"),
-        }
-    }
+    /// Resolves once the accept loop ended (`ConnContext::stopping`).
+    accepting: oneshot::Receiver<()>,
+    thread: RuntimeThread,
 }

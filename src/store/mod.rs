@@ -9,6 +9,7 @@
 //!
 //! * `file.rs` — the temp file and positional I/O on it;
 //! * `ring.rs` — the ring of recent chunks;
+//! * `upload.rs` — the one writer: append, then publish;
 //! * `cursor.rs` — a reader's position and how it gets the next chunk;
 //! * `catch_up.rs` — reads behind the ring, within a shared memory budget;
 //! * `compressed.rs` — the log's compressed copies (gzip, zstd): one
@@ -35,20 +36,20 @@ mod cursor;
 mod file;
 mod positions;
 mod ring;
+mod upload;
 
 use std::fmt;
 use std::fs::File;
 use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
 
-use bytes::Bytes;
 use tokio::sync::watch;
 
 pub use catch_up::{BUDGET_WAIT, FILE_READ_BYTES, UNBUDGETED_READ_BYTES};
 pub use compressed::{Codec, Encodings};
 pub use cursor::{Cursor, Incomplete, ReadError};
+pub use upload::{Upload, UploadConflict};
 
 use catch_up::CatchUp;
 use file::LogFile;
@@ -267,11 +268,7 @@ impl LogStore {
             }
         });
         if claimed {
-            Ok(Upload {
-                store: self.clone(),
-                len: 0,
-                done: false,
-            })
+            Ok(Upload::new(self.clone()))
         } else {
             Err(UploadConflict(self.progress().phase))
         }
@@ -314,159 +311,5 @@ impl LogStore {
     }
 }
 
-/// A second upload was attempted; carries the phase the log is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UploadConflict(pub Phase);
-
-impl fmt::Display for UploadConflict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Phase::Uploading => f.write_str("an upload is already in progress"),
-            _ => f.write_str("the log was already uploaded; livelog accepts one upload"),
-        }
-    }
-}
-
-impl std::error::Error for UploadConflict {}
-
-/// The writing end of the log. Dropping it without [`Upload::finish`] marks
-/// the log broken, so an upload cut off any way at all (a cancelled task
-/// included) never looks complete to a reader.
-pub struct Upload {
-    store: LogStore,
-    len: u64,
-    done: bool,
-}
-
-impl Upload {
-    /// Appends `chunk`: writes it to the file, then makes it visible to
-    /// readers (ring + notifier). Never waits for a reader.
-    ///
-    /// The file write is a `pwrite` on the calling task: it lands in the page
-    /// cache in microseconds, and a blocking-pool round trip per chunk would
-    /// cost more than the write and add to every reader's latency.
-    ///
-    /// # Errors
-    /// The I/O error from the write (`ENOSPC`, `EFBIG`, `EIO`, ...). The log is
-    /// then marked broken: readers get the bytes stored before it and an
-    /// incomplete end.
-    pub fn append(&mut self, chunk: Bytes) -> io::Result<()> {
-        let shared = &self.store.shared;
-        let written = shared.file.write_all_at(&chunk, self.len);
-        // Publish what reached the file, even when the write stopped short:
-        // those bytes are stored, and readers get exactly them before the
-        // incomplete end.
-        if written.bytes > 0 {
-            let offset = self.len;
-            self.len += written.bytes as u64;
-            let chunk = chunk.slice(..written.bytes);
-            self.store.ring().push(offset, chunk, Instant::now());
-            shared.metrics.upload_bytes.inc_by(written.bytes as u64);
-            let len = self.len;
-            shared.progress.send_modify(|p| p.len = len);
-        }
-        match written.error {
-            None => Ok(()),
-            Some(err) => {
-                self.end(Phase::Broken);
-                Err(err)
-            }
-        }
-    }
-
-    /// Bytes stored by this upload so far.
-    pub fn stored(&self) -> u64 {
-        self.len
-    }
-
-    /// Ends the upload cleanly: the log is complete at its current length.
-    pub fn finish(mut self) {
-        self.end(Phase::Complete);
-    }
-
-    /// Ends the upload as broken: readers end incomplete after the stored bytes.
-    pub fn abort(mut self) {
-        self.end(Phase::Broken);
-    }
-
-    fn end(&mut self, phase: Phase) {
-        if !self.done {
-            self.done = true;
-            self.store.shared.progress.send_modify(|p| p.phase = phase);
-        }
-    }
-}
-
-impl Drop for Upload {
-    fn drop(&mut self) {
-        self.end(Phase::Broken);
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A complete log of `len` bytes behind a 64 KiB ring.
-    fn complete_log(len: usize) -> (LogStore, Vec<u8>) {
-        let file = tempfile::tempfile().unwrap();
-        let store = LogStore::with_file(file, StoreLimits::from_ring_bytes(64 * 1024));
-        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-        let mut upload = store.begin_upload().unwrap();
-        for piece in data.chunks(100_000) {
-            upload.append(Bytes::copy_from_slice(piece)).unwrap();
-        }
-        upload.finish();
-        (store, data)
-    }
-
-    async fn read_to_end(mut cursor: Cursor) -> Result<Vec<u8>, ReadError> {
-        let mut got = Vec::new();
-        while let Some(chunk) = cursor.next_chunk().await? {
-            got.extend_from_slice(&chunk);
-        }
-        Ok(got)
-    }
-
-    #[tokio::test]
-    async fn a_reader_behind_the_ring_gets_every_byte() {
-        let (store, data) = complete_log(4 << 20);
-        let got = read_to_end(store.cursor(0, None)).await.unwrap();
-        assert!(got == data, "got {} of {} bytes", got.len(), data.len());
-        let part = read_to_end(store.cursor(1000, Some(5000))).await.unwrap();
-        assert_eq!(part, data[1000..5000]);
-    }
-
-    #[tokio::test]
-    async fn a_dropped_upload_breaks_the_log_and_readers_end_incomplete() {
-        let store = LogStore::with_file(
-            tempfile::tempfile().unwrap(),
-            StoreLimits::from_ring_bytes(1024),
-        );
-        let mut upload = store.begin_upload().unwrap();
-        upload.append(Bytes::from_static(b"partial")).unwrap();
-        let reader = tokio::spawn(read_to_end(store.cursor(0, None)));
-        drop(upload);
-        match reader.await.unwrap() {
-            Err(ReadError::Incomplete(Incomplete { stored: 7 })) => {}
-            other => panic!("{other:?}"),
-        }
-        assert!(store.begin_upload().is_err(), "a log is written once");
-    }
-
-    #[tokio::test]
-    async fn closing_a_store_awaiting_its_upload_ends_waiting_readers() {
-        let store = LogStore::with_file(
-            tempfile::tempfile().unwrap(),
-            StoreLimits::from_ring_bytes(1024),
-        );
-        let reader = tokio::spawn(read_to_end(store.cursor(0, None)));
-        assert_eq!(store.close_if_awaiting(), Phase::Broken);
-        assert!(matches!(
-            reader.await.unwrap(),
-            Err(ReadError::Incomplete(Incomplete { stored: 0 }))
-        ));
-        let (complete, _) = complete_log(10);
-        assert_eq!(complete.close_if_awaiting(), Phase::Complete);
-    }
-}
+mod tests;

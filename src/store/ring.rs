@@ -2,7 +2,7 @@
 //! by every reader at the head as `Bytes` slices (never copied per reader).
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 

@@ -12,6 +12,10 @@
 //!
 //! The server under test is `target::server()`.
 
+// Tests and benchmarks panic on what they did not expect, and time the real
+// process from outside with std's clock: the lint policy is livelog's own.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
+
 #[path = "../common/mod.rs"]
 mod common;
 

@@ -74,7 +74,9 @@ pub(super) mod process {
     use super::*;
     use prometheus_client::metrics::counter::ConstCounter;
     use std::sync::{Arc, Mutex};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
+
+    use tokio::time::Instant;
 
     /// How old the open-descriptor count may get before a scrape asks for
     /// a new one. Counting means reading `/proc/self/fd`, which takes about

@@ -14,12 +14,14 @@ mod status;
 pub use status::{Limits, ReadersStatus, Status, UploadStatus};
 
 use std::sync::Arc;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use http::{HeaderMap, Method, Response, StatusCode, header};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
+use tracing::Instrument;
 
+use super::route::Route;
 use super::{ResponseBody, plain};
 use crate::metrics::Metrics;
 use crate::store::LogStore;
@@ -88,9 +90,9 @@ impl Observer {
         headers: &HeaderMap,
     ) -> Option<Response<ResponseBody>> {
         let openmetrics = wants_openmetrics(headers);
-        let document = match path {
-            "/metrics" => Document::Metrics { openmetrics },
-            "/status" => Document::Status,
+        let document = match Route::of(path) {
+            Route::Metrics => Document::Metrics { openmetrics },
+            Route::Status => Document::Status,
             _ => return None,
         };
         if method != Method::GET && method != Method::HEAD {
@@ -103,7 +105,9 @@ impl Observer {
             return Some(resp);
         }
         let this = Arc::clone(self);
-        let built = self.runtime.spawn(async move { this.build(document) });
+        let built = self
+            .runtime
+            .spawn(async move { this.build(document) }.in_current_span());
         Some(match built.await {
             Ok((content_type, body)) => {
                 let mut resp = plain(StatusCode::OK, &body);

@@ -20,28 +20,30 @@
 //! gets the viewer page (`viewer.rs`).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures_util::stream;
+use tokio::time::Instant;
+
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Version};
-use http_body::Frame;
-use http_body_util::{BodyExt, StreamBody};
 use percent_encoding::percent_decode_str;
 use subtle::ConstantTimeEq;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
+mod body;
 mod head;
 
+use body::{Admitted, Reader, stream_body};
 use head::{Span, insert, log_response, preflight, unsatisfiable, with_cors};
 
-use crate::config::{DEFAULT_HEARTBEAT_SECS, Port};
+use crate::config::{AccessToken, DEFAULT_HEARTBEAT_SECS, Port};
 use crate::http::access_log::{LoggedResponse, logged};
 use crate::http::encoding;
 use crate::http::ranges;
+use crate::http::route::Route;
 use crate::http::viewer::Viewer;
-use crate::http::{BoxError, ResponseBody, empty, plain, sse};
-use crate::metrics::{Metrics, ReaderGauge, ReaderLabels};
+use crate::http::{ResponseBody, empty, plain, sse};
+use crate::metrics::{Metrics, ReaderLabels};
 use crate::store::{Codec, Cursor, Encodings, LogStore, Phase, Progress};
 
 /// Seconds a client is told to wait (`Retry-After`) when all reader slots are
@@ -58,7 +60,7 @@ pub const LIVELOG_STATE: header::HeaderName = header::HeaderName::from_static("l
 pub struct ReadHandler {
     store: LogStore,
     encodings: Encodings,
-    token: Vec<u8>,
+    token: AccessToken,
     slots: Arc<Semaphore>,
     max_readers: usize,
     metrics: Arc<Metrics>,
@@ -75,14 +77,14 @@ impl ReadHandler {
     pub fn new(
         store: LogStore,
         encodings: Encodings,
-        token: &str,
+        token: &AccessToken,
         max_readers: usize,
         metrics: Arc<Metrics>,
     ) -> Self {
         ReadHandler {
             store,
             encodings,
-            token: token.as_bytes().to_vec(),
+            token: token.clone(),
             slots: Arc::new(Semaphore::new(max_readers)),
             max_readers,
             metrics,
@@ -96,6 +98,12 @@ impl ReadHandler {
     pub fn with_heartbeat(mut self, heartbeat: Duration) -> Self {
         self.heartbeat = heartbeat;
         self
+    }
+
+    /// Stops the compressors readers started, and waits for their threads
+    /// (livelog is stopping).
+    pub async fn stop_compressors(&self) {
+        self.encodings.stop().await;
     }
 
     /// Answers one request, logging its line when the response is done.
@@ -113,21 +121,15 @@ impl ReadHandler {
     }
 
     fn handle<B>(&self, req: &Request<B>) -> Response<ResponseBody> {
-        let path = req.uri().path();
-        if let Some(token) = path
-            .strip_prefix("/view/")
-            .or_else(|| (path == "/view").then_some(""))
-        {
-            return self.view(req.method(), token);
-        }
-        let Some(token) = path
-            .strip_prefix("/log/")
-            .or_else(|| (path == "/log").then_some(""))
-        else {
-            return plain(
-                StatusCode::NOT_FOUND,
-                "not found: the log is at /log/<ACCESS_TOKEN>, its viewer at /view/<ACCESS_TOKEN>\n",
-            );
+        let token = match Route::of(req.uri().path()) {
+            Route::View(token) => return self.view(req.method(), token.unwrap_or("")),
+            Route::Log(token) => token.unwrap_or(""),
+            _ => {
+                return plain(
+                    StatusCode::NOT_FOUND,
+                    "not found: the log is at /log/<ACCESS_TOKEN>, its viewer at /view/<ACCESS_TOKEN>\n",
+                );
+            }
         };
         let method = req.method();
         if method == Method::OPTIONS {
@@ -155,7 +157,7 @@ impl ReadHandler {
     /// are the same token. The comparison leaks only the length.
     fn token_matches(&self, raw: &str) -> bool {
         let decoded: Vec<u8> = percent_decode_str(raw).collect();
-        bool::from(decoded.as_slice().ct_eq(&self.token))
+        bool::from(decoded.as_slice().ct_eq(self.token.as_bytes()))
     }
 
     /// The viewer page: the same token as the log, no reader slot (the page
@@ -210,14 +212,9 @@ impl ReadHandler {
         let body = if req.method() == Method::HEAD {
             empty()
         } else {
-            let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
+            let Some(held) = self.take_slot(req, "sse") else {
                 return self.busy();
             };
-            let labels = ReaderLabels {
-                protocol: protocol_of(req.version()),
-                kind: "sse",
-            };
-            let held = (slot, self.metrics.reader_connected(&labels));
             sse::body(
                 self.store.cursor(start, None),
                 self.heartbeat,
@@ -280,6 +277,20 @@ impl ReadHandler {
         resp
     }
 
+    /// Takes a reader slot for `req`, counted as a reader of `kind`
+    /// (`ReaderLabels`); `None` when every slot is taken.
+    fn take_slot<B>(&self, req: &Request<B>, kind: &'static str) -> Option<Admitted> {
+        let slot = Arc::clone(&self.slots).try_acquire_owned().ok()?;
+        let labels = ReaderLabels {
+            protocol: protocol_of(req.version()),
+            kind,
+        };
+        Some(Admitted {
+            _slot: slot,
+            _counted: self.metrics.reader_connected(&labels),
+        })
+    }
+
     /// Takes a reader slot and streams the chunks of the cursor `open`
     /// makes (only once the slot is taken), counted as a reader of `kind`;
     /// `None` when every slot is taken.
@@ -289,15 +300,10 @@ impl ReadHandler {
         kind: &'static str,
         open: impl FnOnce() -> Cursor,
     ) -> Option<ResponseBody> {
-        let slot = Arc::clone(&self.slots).try_acquire_owned().ok()?;
-        let labels = ReaderLabels {
-            protocol: protocol_of(req.version()),
-            kind,
-        };
+        let admitted = self.take_slot(req, kind)?;
         Some(stream_body(Reader {
             cursor: open(),
-            _slot: slot,
-            _counted: self.metrics.reader_connected(&labels),
+            _admitted: admitted,
             metrics: Arc::clone(&self.metrics),
         }))
     }
@@ -335,37 +341,6 @@ fn protocol_of(version: Version) -> &'static str {
     }
 }
 
-/// One admitted reader: its cursor, its reader slot, and its place in the
-/// readers gauge, all held until its response is dropped.
-struct Reader {
-    cursor: Cursor,
-    _slot: OwnedSemaphorePermit,
-    _counted: ReaderGauge,
-    metrics: Arc<Metrics>,
-}
-
-/// The body of one reader: the cursor's chunks, one frame each, ending
-/// cleanly at the cursor's end and with an error if the upload broke.
-fn stream_body(reader: Reader) -> ResponseBody {
-    // The state is `None` once the body failed, so it ends there instead of
-    // reporting the same error again.
-    let chunks = stream::unfold(Some(reader), |state| async move {
-        let mut reader = state?;
-        match reader.cursor.next_chunk().await {
-            Ok(Some(chunk)) => {
-                reader.metrics.sent_bytes.inc_by(chunk.len() as u64);
-                Some((Ok(Frame::data(chunk)), Some(reader)))
-            }
-            Ok(None) => None,
-            Err(err) => {
-                reader.metrics.readers_incomplete.inc();
-                Some((Err(BoxError::from(err)), None))
-            }
-        }
-    });
-    StreamBody::new(chunks).boxed_unsync()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,7 +350,13 @@ mod tests {
         let file = tempfile::tempfile().unwrap();
         let store = LogStore::with_file(file, StoreLimits::from_ring_bytes(1024));
         let encodings = Encodings::create_in(&store, &std::env::temp_dir(), 1024).unwrap();
-        ReadHandler::new(store, encodings, token, 4, Arc::new(Metrics::new()))
+        ReadHandler::new(
+            store,
+            encodings,
+            &AccessToken::new(token),
+            4,
+            Arc::new(Metrics::new()),
+        )
     }
 
     #[test]

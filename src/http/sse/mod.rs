@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
-use futures_util::stream;
+use futures_util::{StreamExt, stream};
 use http::HeaderMap;
 use http::header::{self, HeaderName};
 use http_body::Frame;
@@ -276,35 +276,20 @@ fn log_frame(id: u64, mut out: Vec<u8>) -> Bytes {
     Bytes::from(out)
 }
 
-/// Where the stream is.
-enum Phase {
-    /// `retry:` not sent yet.
-    Starting,
-    Streaming,
-    Done,
-}
-
-/// One reader's event stream: the log side, the heartbeat timer, and
-/// whatever the reader holds while it streams (its reader slot).
+/// One reader's event stream after its `retry:`: the log side, the
+/// heartbeat timer, and whatever the reader holds while it streams (its
+/// reader slot).
 struct Events<G> {
     source: Source,
     heartbeat: Pin<Box<Sleep>>,
     period: Duration,
-    phase: Phase,
     _held: G,
 }
 
 impl<G> Events<G> {
-    async fn next_frame(&mut self) -> Option<Result<Bytes, BoxError>> {
-        match self.phase {
-            Phase::Starting => {
-                self.phase = Phase::Streaming;
-                self.rearm();
-                return Some(Ok(Bytes::from_static(RETRY)));
-            }
-            Phase::Streaming => {}
-            Phase::Done => return None,
-        }
+    /// The next frame, and whether more follow (not after the end event or
+    /// a failure).
+    async fn next_frame(&mut self) -> (Result<Bytes, BoxError>, bool) {
         // Data first: a heartbeat is only for a stream with nothing to send.
         let step = tokio::select! {
             biased;
@@ -313,16 +298,10 @@ impl<G> Events<G> {
         };
         self.rearm();
         match step {
-            None => Some(Ok(Bytes::from_static(HEARTBEAT))),
-            Some(Step::Event(event)) => Some(Ok(event)),
-            Some(Step::End(event)) => {
-                self.phase = Phase::Done;
-                Some(Ok(event))
-            }
-            Some(Step::Fail(err)) => {
-                self.phase = Phase::Done;
-                Some(Err(err))
-            }
+            None => (Ok(Bytes::from_static(HEARTBEAT)), true),
+            Some(Step::Event(event)) => (Ok(event), true),
+            Some(Step::End(event)) => (Ok(event), false),
+            Some(Step::Fail(err)) => (Err(err), false),
         }
     }
 
@@ -358,125 +337,17 @@ pub fn body<G: Send + 'static>(
         },
         heartbeat: Box::pin(tokio::time::sleep(heartbeat)),
         period: heartbeat,
-        phase: Phase::Starting,
         _held: held,
     };
-    let frames = stream::unfold(events, |mut events| async move {
-        let frame = events.next_frame().await?;
-        Some((frame.map(Frame::data), events))
+    let retry: Result<_, BoxError> = Ok(Frame::data(Bytes::from_static(RETRY)));
+    let retry = stream::once(std::future::ready(retry));
+    let frames = stream::unfold(Some(events), |events| async move {
+        let mut events = events?;
+        let (frame, more) = events.next_frame().await;
+        Some((frame.map(Frame::data), more.then_some(events)))
     });
-    StreamBody::new(frames).boxed_unsync()
+    StreamBody::new(retry.chain(frames)).boxed_unsync()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::{LogStore, StoreLimits};
-    use http::HeaderValue;
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        h
-    }
-
-    #[test]
-    fn only_an_explicit_event_stream_accept_gets_events() {
-        let wants = |v: &str| wants_events(&headers(&[("accept", v)]));
-        assert!(wants("text/event-stream"));
-        assert!(wants("Text/Event-Stream"));
-        assert!(wants("text/html, text/event-stream;q=0.5"));
-        assert!(!wants("text/event-stream;q=0"));
-        assert!(!wants("text/event-stream; q=0.000"));
-        assert!(!wants("*/*"));
-        assert!(!wants("text/*"));
-        assert!(!wants("text/plain"));
-        assert!(!wants_events(&HeaderMap::new()));
-    }
-
-    #[test]
-    fn last_event_id_wins_over_from() {
-        let at = |pairs: &[(&str, &str)], query: Option<&str>| start_offset(&headers(pairs), query);
-        assert_eq!(at(&[], None), Ok(0));
-        assert_eq!(at(&[], Some("from=42")), Ok(42));
-        assert_eq!(at(&[], Some("x=1&from=7")), Ok(7));
-        assert_eq!(at(&[("last-event-id", "5")], Some("from=42")), Ok(5));
-        assert_eq!(at(&[("last-event-id", "007")], None), Ok(7));
-        for bad in ["", "-1", "1.5", "abc", "1 2", "18446744073709551616", "+3"] {
-            assert!(at(&[("last-event-id", bad)], None).is_err(), "{bad:?}");
-            assert!(at(&[], Some(&format!("from={bad}"))).is_err(), "{bad:?}");
-        }
-        assert!(at(&[("last-event-id", "1"), ("last-event-id", "2")], None).is_err());
-        assert!(at(&[], Some("from=1&from=2")).is_err());
-    }
-
-    /// The frames of a stream of `store` from `start`, until it ends.
-    async fn frames(store: &LogStore, start: u64) -> Vec<String> {
-        let mut body = body(
-            store.cursor(start, None),
-            Duration::from_secs(3600),
-            Arc::new(Metrics::new()),
-            (),
-        );
-        let mut out = vec![];
-        while let Some(frame) = body.frame().await {
-            let data = frame.unwrap().into_data().unwrap();
-            out.push(String::from_utf8(data.to_vec()).unwrap());
-        }
-        out
-    }
-
-    #[tokio::test]
-    async fn events_have_end_offsets_as_ids_and_end_with_the_length() {
-        let store = LogStore::with_file(
-            tempfile::tempfile().unwrap(),
-            StoreLimits::from_ring_bytes(1 << 20),
-        );
-        let mut up = store.begin_upload().unwrap();
-        up.append(Bytes::from_static(b"hello\r\n\"\x1b[31m\" \xe2\x82"))
-            .unwrap();
-        up.append(Bytes::from_static(b"\xac!")).unwrap();
-        up.finish();
-        assert_eq!(
-            frames(&store, 0).await,
-            [
-                "retry: 2000\n\n",
-                "event: log\ndata: \"hello\\r\\n\\\"\\u001b[31m\\\" €!\"\nid: 19\n\n",
-                "event: end\ndata: {\"complete\": true, \"length\": 19}\n\n",
-            ]
-        );
-        // From inside the log, and from its end.
-        assert_eq!(
-            frames(&store, 17).await[1],
-            "event: log\ndata: \"\u{FFFD}!\"\nid: 19\n\n"
-        );
-        assert_eq!(
-            frames(&store, 19).await[1..],
-            ["event: end\ndata: {\"complete\": true, \"length\": 19}\n\n"]
-        );
-    }
-
-    #[tokio::test]
-    async fn a_broken_log_ends_with_an_incomplete_end_event_after_every_byte() {
-        let store = LogStore::with_file(
-            tempfile::tempfile().unwrap(),
-            StoreLimits::from_ring_bytes(1 << 20),
-        );
-        let mut up = store.begin_upload().unwrap();
-        up.append(Bytes::from_static(b"cut \xe2\x82")).unwrap();
-        up.abort();
-        assert_eq!(
-            frames(&store, 0).await[1..],
-            [
-                "event: log\ndata: \"cut \"\nid: 4\n\n",
-                "event: log\ndata: \"\u{FFFD}\"\nid: 6\n\n",
-                "event: end\ndata: {\"complete\": false, \"length\": 6}\n\n",
-            ]
-        );
-    }
-}
+mod tests;

@@ -1,7 +1,7 @@
 //! The stall timeout for HTTP/2 streams.
 //!
 //! On HTTP/1.1 a reader owns its TCP connection, so a write timeout on the
-//! socket (see `conn.rs`) catches a reader that stops reading. On HTTP/2
+//! socket (`h1.rs`) catches a reader that stops reading. On HTTP/2
 //! many streams share one connection, and each has its own flow-control
 //! window (RFC 9113 §5.2): a client can stop reading one stream (a fetch in a
 //! background tab, say) while it keeps reading the others. The socket then
@@ -31,7 +31,6 @@
 //! Deadlines use `tokio::time`, so tests can drive them with a paused clock.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +43,7 @@ use futures_util::task::AtomicWaker;
 use http_body::{Body, Frame, SizeHint};
 use prometheus_client::metrics::counter::Counter;
 use tokio::time::{Instant, Sleep};
+use tracing::Instrument;
 
 tokio::task_local! {
     /// The progress record of the HTTP/2 stream whose task is running.
@@ -130,23 +130,24 @@ impl StreamProgress {
 }
 
 /// The executor given to hyper's HTTP/2 server: spawns each stream's task on
-/// tokio, under a stall deadline of `timeout`.
+/// tokio, under a stall deadline of `timeout`, in the connection's span.
 #[derive(Clone, Debug)]
 pub struct StallExecutor {
     timeout: Duration,
-    peer: SocketAddr,
     stalls: Counter,
+    /// The connection's span: a stream's events are the connection's.
+    span: tracing::Span,
 }
 
 impl StallExecutor {
-    /// Streams of the connection from `peer` are reset once they accept no
-    /// bytes for `timeout` while bytes wait for them; each reset counts in
-    /// `stalls`.
-    pub fn new(timeout: Duration, peer: SocketAddr, stalls: Counter) -> Self {
+    /// Streams of the connection whose span is current are reset once they
+    /// accept no bytes for `timeout` while bytes wait for them; each reset
+    /// counts in `stalls`.
+    pub fn new(timeout: Duration, stalls: Counter) -> Self {
         StallExecutor {
             timeout,
-            peer,
             stalls,
+            span: tracing::Span::current(),
         }
     }
 }
@@ -156,14 +157,14 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     fn execute(&self, fut: F) {
-        tokio::spawn(WatchedStream {
+        let stream = WatchedStream {
             task: Box::pin(fut),
             progress: Arc::new(StreamProgress::new()),
             timer: Box::pin(tokio::time::sleep(self.timeout)),
             timeout: self.timeout,
-            peer: self.peer,
             stalls: self.stalls.clone(),
-        });
+        };
+        tokio::spawn(stream.instrument(self.span.clone()));
     }
 }
 
@@ -173,7 +174,6 @@ pub struct WatchedStream<F> {
     progress: Arc<StreamProgress>,
     timer: Pin<Box<Sleep>>,
     timeout: Duration,
-    peer: SocketAddr,
     stalls: Counter,
 }
 
@@ -202,7 +202,6 @@ impl<F: Future<Output = ()>> Future for WatchedStream<F> {
             if this.progress.deadline(this.timeout) == Some(deadline) {
                 this.stalls.inc();
                 tracing::warn!(
-                    peer = %this.peer,
                     stall_timeout_secs = this.timeout.as_secs(),
                     "reader disconnected: its HTTP/2 stream accepted no bytes for the stall timeout while log data was waiting"
                 );
