@@ -1,4 +1,4 @@
-//! Compressed readers (issue 13): what gzip and zstd cost the daemon, next
+//! Compressed readers: what gzip and zstd cost the daemon, next
 //! to identity readers of the same log in the same run.
 //!
 //! ```sh

@@ -1,4 +1,4 @@
-//! End-to-end benchmarks of the release binary (issue 4): uploads and readers
+//! End-to-end benchmarks of the release binary: uploads and readers
 //! over real sockets, each scenario next to a raw loopback baseline measured
 //! in the same run.
 //!
@@ -1046,7 +1046,7 @@ fn scrape_cost(n: usize, scrapes: usize) -> Row {
     report(row, &d)
 }
 
-// ---------------------------------------------------------------- sse (issue 12)
+// ---------------------------------------------------------------- sse
 
 /// A CI-like text log of `len` bytes (valid UTF-8): lines of about 100
 /// bytes with timestamps, colour codes (ESC, which JSON escapes as

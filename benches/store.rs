@@ -1,4 +1,4 @@
-//! Criterion microbenchmarks of the store (`src/store.rs`): appending a chunk,
+//! Criterion microbenchmarks of the store (`src/store/`): appending a chunk,
 //! a reader at the head served from the ring, and a reader behind the ring
 //! catching up from the temp file.
 //!

@@ -1,4 +1,4 @@
-//! Viewer benchmark (issue 12): the viewer page in headless Chromium with a
+//! Viewer benchmark: the viewer page in headless Chromium with a
 //! 100 MB log of 1,000,000 lines, served by the release binary, next to
 //! baselines measured in the same run, alternated, medians of several runs.
 //!

@@ -535,7 +535,7 @@ case_https() {
 
 # --- stop cases: how long `stop` takes
 quick() {
-    [ "$stop_ms" -lt 1000 ] || fail "stop took $stop_ms ms, want < 1000 ms: $1 (issue 17 item 2)"
+    [ "$stop_ms" -lt 1000 ] || fail "stop took $stop_ms ms, want < 1000 ms: $1"
     note "exit 0 in $stop_ms ms"
 }
 graced() {

@@ -210,10 +210,9 @@ fn http1_builder(header_timeout: Duration, port: Port) -> http1::Builder {
         .max_header_size(MAX_HEAD_BYTES);
     if port == Port::Reader {
         // Caps what hyper queues for one reader's socket. Not on the upload
-        // port: the cap also sizes hyper's read buffer, and at 64 KiB an
-        // upload took 6 times as many `recvfrom` calls as with hyper's
-        // default (~400 KiB) and ran about 10% slower (measured: 1462
-        // against 1628 MB/s, medians of 5 alternated 1 GiB uploads).
+        // port: the cap also sizes hyper's read buffer, and a small read
+        // buffer makes the upload take many more `recvfrom` calls and run
+        // measurably slower (docs/bench/decisions.md).
         builder.max_buf_size(MAX_HEAD_BYTES);
     }
     builder

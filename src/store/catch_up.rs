@@ -7,8 +7,9 @@
 //!   many readers fall behind.
 //! * Full-size buffers are reused: a fresh 256 KiB buffer costs a zeroing
 //!   pass and, from the allocator, page faults, together more CPU than the
-//!   read itself (the `/dev/null` fan-out profile showed `memset` at 11% of
-//!   the daemon). The pool keeps at most the budget's number of reads.
+//!   read itself (a profile of the fan-out benchmark showed it:
+//!   docs/bench/decisions.md). The pool keeps at most the budget's number
+//!   of reads.
 //! * Bytes still in the page cache are copied on the worker; only what is not
 //!   cached goes to the blocking pool, where a disk read cannot stall it.
 //! * A reader never *waits* on a stalled reader: a stalled reader's last read
@@ -34,8 +35,8 @@ use super::file::LogFile;
 /// Largest positional read a catching-up reader makes at once, in bytes.
 ///
 /// Big enough that the blocking-pool round trip and the semaphore are small
-/// next to the copy (the `/dev/null` fan-out benchmark's last reader finished
-/// ~20% sooner than with 64 KiB reads); the catch-up budget holds at least 16
+/// next to the copy (smaller reads made the fan-out benchmark measurably
+/// slower: docs/bench/decisions.md); the catch-up budget holds at least 16
 /// such reads in flight at once.
 pub const FILE_READ_BYTES: usize = 256 * 1024;
 
@@ -52,8 +53,8 @@ pub const UNBUDGETED_READ_BYTES: usize = 16 * 1024;
 ///
 /// With hundreds of readers catching up at once the budget is always all
 /// taken, yet a share comes back every few milliseconds: waiting for it
-/// keeps reads large. (1000 readers of an 8 MiB upload were delivered ~30%
-/// slower, with ~50% more memory, when they read small pieces instead.)
+/// keeps reads large, where reading small pieces at once made many readers
+/// both slower and larger (docs/bench/decisions.md).
 pub const BUDGET_WAIT: Duration = Duration::from_millis(100);
 
 /// What readers catching up from the file share: the byte budget for their

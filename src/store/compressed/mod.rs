@@ -37,25 +37,24 @@ mod compressor;
 
 /// gzip compression level (zlib's 1–9).
 ///
-/// Chosen with `LIVELOG_BENCH_SCENARIOS=levels cargo bench --bench
-/// compression` on this project's own `cargo build -vv --color always`
-/// output, fed in 64 KiB pieces with a sync flush after each: level 4 gives
-/// 95% of level 6's ratio (9.8× against 10.4×) at 1.3–1.6× its speed (two
-/// runs), and level 9 gains 2% more at about 60% of level 6's speed.
+/// Almost all of level 6's ratio on a real build log at clearly more speed,
+/// which a compressor sharing two cores with the upload needs; higher levels
+/// gain little for their cost (figures in docs/bench/decisions.md).
 pub const GZIP_LEVEL: u32 = 4;
 
 /// zstd compression level.
 ///
-/// Chosen as [`GZIP_LEVEL`] was: level 3 (zstd's default) compresses the
-/// build log better than gzip 9 (11.5×) at 2.6–3× gzip 4's speed; level 6
-/// gains 15% at a third of the speed. Its window, 2 MiB, is well within the
-/// 8 MiB browsers accept for `Content-Encoding: zstd` (RFC 9659).
+/// Chosen as [`GZIP_LEVEL`] was: zstd's default compresses a build log
+/// better than gzip's best, several times faster than [`GZIP_LEVEL`], and
+/// higher levels cost far more than they gain (docs/bench/decisions.md).
+/// Its window, 2 MiB, is well within the 8 MiB browsers accept for
+/// `Content-Encoding: zstd` (RFC 9659).
 pub const ZSTD_LEVEL: i32 = 3;
 
 /// Each compressed store's ring holds `LIVELOG_RING_BYTES` divided by this.
 ///
-/// Compressed bytes are 5–20× fewer than the log's, so a quarter of the
-/// ring still holds more of the log than the raw ring does, and both
+/// Compressed bytes are several times fewer than the log's, so a quarter of
+/// the ring still holds more of the log than the raw ring does, and both
 /// compressed rings together add half of `LIVELOG_RING_BYTES`.
 pub const RING_SHARE_DIVISOR: usize = 4;
 
