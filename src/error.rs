@@ -54,6 +54,14 @@ pub enum StartupError {
     /// Signal handlers cannot be installed.
     #[error("cannot install signal handlers")]
     Signals(#[source] io::Error),
+    /// `LIVELOG_READY_FILE` cannot be written.
+    #[error("LIVELOG_READY_FILE {}: cannot write the ready file", path.display())]
+    ReadyFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
     /// A thread of livelog's own (the upload's) cannot be started.
     #[error("cannot start the {0} thread")]
     Thread(&'static str, #[source] io::Error),

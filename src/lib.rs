@@ -37,5 +37,10 @@ pub use error::StartupError;
 pub use http::ranges;
 pub use server::{SHUTDOWN_GRACE, Server, run};
 
-/// The crate version (`Cargo.toml`), printed by `livelog --version`.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// livelog's version, printed by `livelog --version`: Cargo.toml's, unless
+/// the build set its own (`LIVELOG_VERSION`, see `build.rs`).
+pub const VERSION: &str = env!("LIVELOG_BUILD_VERSION");
+
+/// The commit livelog was built from (12 hex digits), or `unknown` (see
+/// `build.rs`).
+pub const COMMIT: &str = env!("LIVELOG_BUILD_COMMIT");

@@ -51,7 +51,7 @@ fn handle_args() -> Option<ExitCode> {
             Some(ExitCode::SUCCESS)
         }
         "-V" | "--version" => {
-            println!("livelog {}", livelog::VERSION);
+            println!("livelog {} (commit {})", livelog::VERSION, livelog::COMMIT);
             Some(ExitCode::SUCCESS)
         }
         "--short-version" => {

@@ -56,6 +56,15 @@ pub struct ReaderLabels {
     pub kind: &'static str,
 }
 
+/// The labels of a refusal by a per-address limit: `token_failures` (too
+/// many wrong tokens this minute) or `address_readers` (its address has
+/// every reader slot it may have).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabels {
+    /// `token_failures` or `address_readers`.
+    pub reason: &'static str,
+}
+
 /// Every protocol label value a reader can have.
 pub const PROTOCOLS: [&str; 2] = ["http1", "http2"];
 /// Every kind label value a reader can have.
@@ -119,6 +128,10 @@ pub struct Metrics {
     pub header_timeouts: Family<PortLabels, Counter>,
     /// TLS handshakes that failed or timed out on the reader port.
     pub tls_handshake_failures: Counter,
+    /// Requests whose token was wrong (`401`, or `429` past the limit).
+    pub tokens_refused: Counter,
+    /// Requests refused with `429` by a per-address limit, by reason.
+    pub requests_limited: Family<LimitLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -144,7 +157,14 @@ impl Metrics {
             connections_refused: Family::default(),
             header_timeouts: Family::default(),
             tls_handshake_failures: Counter::default(),
+            tokens_refused: Counter::default(),
+            requests_limited: Family::default(),
         };
+        for reason in ["token_failures", "address_readers"] {
+            let _ = metrics
+                .requests_limited
+                .get_or_create_owned(&LimitLabels { reason });
+        }
         for protocol in PROTOCOLS {
             for kind in KINDS {
                 let _ = metrics
@@ -268,6 +288,16 @@ impl Metrics {
             "tls_handshake_failures",
             "TLS handshakes on the reader port that failed or timed out",
             self.tls_handshake_failures.clone(),
+        );
+        registry.register(
+            "tokens_refused",
+            "Requests on the reader port whose access token was wrong",
+            self.tokens_refused.clone(),
+        );
+        registry.register(
+            "requests_limited",
+            "Requests refused with 429 by a per-address limit, by reason",
+            self.requests_limited.clone(),
         );
     }
 }

@@ -20,6 +20,7 @@ use std::time::Duration;
 mod parse;
 mod settings;
 
+pub use ipnet::IpNet;
 pub use parse::ConfigError;
 pub use settings::{Default, ExitCodes, SETTINGS, Setting, Value, help};
 
@@ -47,6 +48,10 @@ pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
 /// (`LIVELOG_HEARTBEAT_SECS`): well under the idle timeouts of common proxies
 /// and load balancers (nginx 60 s, AWS ALB 60 s).
 pub const DEFAULT_HEARTBEAT_SECS: u64 = 15;
+/// Default wrong tokens a client address may send a minute
+/// (`LIVELOG_MAX_TOKEN_FAILURES`): enough for a person's typos, far too few
+/// for guessing.
+pub const DEFAULT_MAX_TOKEN_FAILURES: u32 = 10;
 /// Default seconds between a running upload's progress lines
 /// (`LIVELOG_PROGRESS_SECS`).
 pub const DEFAULT_PROGRESS_SECS: u64 = 30;
@@ -188,9 +193,30 @@ pub struct Config {
     /// How often a Server-Sent Events stream with nothing to send gets a
     /// heartbeat comment.
     pub heartbeat: Duration,
+    /// Where to write the bound addresses as JSON once both ports listen
+    /// (`LIVELOG_READY_FILE`).
+    pub ready_file: Option<PathBuf>,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` name the client
+    /// (`LIVELOG_TRUSTED_PROXIES`): addresses and networks.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Wrong tokens one client address may send a minute before it gets
+    /// `429` for the rest of that minute (0: no limit).
+    pub max_token_failures: u32,
+    /// Cap on concurrent readers from one client address (`None`: a quarter
+    /// of `max_readers`, at least 1).
+    pub max_readers_per_address: Option<usize>,
 }
 
 impl Config {
+    /// Concurrent readers one client address may have: the setting, or a
+    /// quarter of the reader cap (at least 1), so one address cannot take
+    /// every slot.
+    pub fn readers_per_address(&self) -> usize {
+        self.max_readers_per_address
+            .unwrap_or((self.max_readers / 4).max(1))
+            .min(self.max_readers)
+    }
+
     /// Every setting's default (see [`SETTINGS`]), with `access_token`.
     pub fn new(access_token: impl Into<String>) -> Self {
         let mut config = Config {
@@ -210,6 +236,10 @@ impl Config {
             max_connections: 0,
             header_timeout: Duration::ZERO,
             heartbeat: Duration::ZERO,
+            ready_file: None,
+            trusted_proxies: Vec::new(),
+            max_token_failures: 0,
+            max_readers_per_address: None,
         };
         for setting in SETTINGS {
             if let Default::Value(value) = setting.default {

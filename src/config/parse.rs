@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::settings::Setting;
-use super::{Config, LogFormat, MAX_TIMEOUT_SECS, TlsFiles};
+use super::{Config, IpNet, LogFormat, MAX_TIMEOUT_SECS, TlsFiles};
 
 /// A bad configuration: a one-line message naming the variable, and the
 /// process exit code to use.
@@ -84,6 +84,25 @@ pub(super) fn host(
         let why = format_args!("is not an IP address (e.g. {examples})");
         ConfigError::bad(setting, value, why, setting.exit_codes.invalid)
     })
+}
+
+/// Addresses and networks (`10.0.0.0/8`, `::1`), separated by commas or
+/// spaces; an address alone is a network of one.
+pub(super) fn networks(setting: &Setting, value: &str) -> Result<Vec<IpNet>, ConfigError> {
+    value
+        .split([',', ' '])
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    let why = format_args!(
+                        "holds {item:?}, which is not an IP address or network (e.g. 10.0.0.0/8, ::1)"
+                    );
+                    ConfigError::bad(setting, value, why, setting.exit_codes.invalid)
+                })
+        })
+        .collect()
 }
 
 /// A whole number in `min..=max` (an empty value is not one).

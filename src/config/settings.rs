@@ -7,12 +7,13 @@
 use std::fmt::Write as _;
 
 use super::parse::{
-    ConfigError, host, log_format, non_empty, number, port, seconds, tls_cert, tls_key,
+    ConfigError, host, log_format, networks, non_empty, number, port, seconds, tls_cert, tls_key,
 };
 use super::{
     AccessToken, Config, DEFAULT_GET_PORT, DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_HEARTBEAT_SECS,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_READERS, DEFAULT_PROGRESS_SECS, DEFAULT_PUT_PORT,
-    DEFAULT_RING_BYTES, DEFAULT_STALL_TIMEOUT_SECS, MAX_CONNECTIONS_LIMIT, MAX_READERS_LIMIT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_READERS, DEFAULT_MAX_TOKEN_FAILURES,
+    DEFAULT_PROGRESS_SECS, DEFAULT_PUT_PORT, DEFAULT_RING_BYTES, DEFAULT_STALL_TIMEOUT_SECS,
+    MAX_CONNECTIONS_LIMIT, MAX_READERS_LIMIT,
 };
 
 /// One environment variable livelog reads.
@@ -233,6 +234,46 @@ pub static SETTINGS: &[Setting] = &[
         exit_codes: ExitCodes::GENERAL,
         read: |s, v, c| {
             c.heartbeat = seconds(s, v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        name: "LIVELOG_READY_FILE",
+        default: Default::Unset(None),
+        help: "once both ports listen, write their addresses there as one JSON object (atomically)",
+        exit_codes: ExitCodes::GENERAL,
+        read: |_, v, c| {
+            c.ready_file = non_empty(v).map(Into::into);
+            Ok(())
+        },
+    },
+    Setting {
+        name: "LIVELOG_TRUSTED_PROXIES",
+        default: Default::Unset(None),
+        help: "addresses or networks (comma-separated, e.g. 10.0.0.0/8,::1) whose Forwarded/X-Forwarded-For name the client",
+        exit_codes: ExitCodes::GENERAL,
+        read: |s, v, c| {
+            c.trusted_proxies = networks(s, v)?;
+            Ok(())
+        },
+    },
+    Setting {
+        name: "LIVELOG_MAX_TOKEN_FAILURES",
+        default: Default::Value(Value::Number(DEFAULT_MAX_TOKEN_FAILURES as u64)),
+        help: "wrong tokens a client address may send a minute; more get 429 for the rest of it (0: no limit)",
+        exit_codes: ExitCodes::GENERAL,
+        read: |s, v, c| {
+            c.max_token_failures = number(s, v, 0, 1_000_000)?;
+            Ok(())
+        },
+    },
+    Setting {
+        name: "LIVELOG_MAX_READERS_PER_ADDRESS",
+        default: Default::Unset(Some("a quarter of LIVELOG_MAX_READERS")),
+        help: "concurrent readers from one client address; more get 429",
+        exit_codes: ExitCodes::GENERAL,
+        read: |s, v, c| {
+            c.max_readers_per_address = Some(number(s, v, 1, MAX_READERS_LIMIT)?);
             Ok(())
         },
     },

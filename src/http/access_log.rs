@@ -10,6 +10,8 @@ use std::task::{Context, Poll};
 use tokio::time::Instant;
 
 use bytes::Bytes;
+use std::net::IpAddr;
+
 use http::{Method, Response, StatusCode, header};
 use http_body::{Body, Frame, SizeHint};
 
@@ -31,6 +33,9 @@ pub fn redact_path(path: &str) -> &'static str {
 #[derive(Debug)]
 struct RequestLog {
     port: Port,
+    /// Who sent it (`http/client.rs`): the peer, or the address a trusted
+    /// proxy forwarded for.
+    client: IpAddr,
     method: Method,
     /// Already redacted ([`redact_path`]).
     path: &'static str,
@@ -40,15 +45,16 @@ struct RequestLog {
     content_length: Option<u64>,
 }
 
-/// Wraps `resp` so that one line is logged for the request when its body is
-/// done or dropped: port, method, redacted path, status, bytes sent,
-/// milliseconds since `started`, and how the body ended (`complete`,
+/// Wraps `resp`, the answer to `method` `path` from `client` on `port`, so
+/// that one line is logged for the request when its body is done or
+/// dropped: port, client address, method, redacted path, status, bytes
+/// sent, milliseconds since `started`, and how the body ended (`complete`,
 /// `incomplete: <why>`, or `aborted` when the connection went away first).
 pub fn logged(
     resp: Response<ResponseBody>,
     port: Port,
-    method: Method,
-    path: &str,
+    (method, path): (Method, &str),
+    client: IpAddr,
     started: Instant,
 ) -> LoggedResponse {
     let status = resp.status();
@@ -59,6 +65,7 @@ pub fn logged(
         .and_then(|v| v.parse().ok());
     let log = RequestLog {
         port,
+        client,
         method,
         path: redact_path(path),
         status,
@@ -153,6 +160,7 @@ impl<B: Body> Drop for AccessLogged<B> {
             ($level:ident) => {
                 tracing::$level!(
                     listener = log.port.name(),
+                    client = %log.client,
                     method = %log.method,
                     path = %log.path,
                     status = log.status.as_u16(),

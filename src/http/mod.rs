@@ -10,6 +10,8 @@
 //! * [`ranges`] — RFC 9110 / RFC 8673 byte ranges of a log that may still grow;
 //! * [`encoding`] — which coding a reader gets (`Accept-Encoding`);
 //! * [`route`] — which resource a path names, and how it is logged;
+//! * [`client`] — who a request is from (the peer, or what a trusted proxy
+//!   says);
 //! * [`access_log`] — one line per request, the path redacted;
 //! * [`observe`] — `GET /metrics` and `GET /status` on the upload port.
 //!
@@ -17,6 +19,7 @@
 //! is [`plain`]: a status and a one-line reason.
 
 pub mod access_log;
+pub mod client;
 pub mod encoding;
 pub mod observe;
 pub mod ranges;

@@ -16,6 +16,7 @@
 //! `lingering_close` does, giving the client time to read why.
 
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ use hyper::body::Incoming;
 use tracing::Instrument;
 
 use super::access_log::{LoggedResponse, logged};
+use super::client::canonical;
 use super::observe::Observer;
 use super::route::Route;
 use super::{ResponseBody, plain};
@@ -60,13 +62,15 @@ impl UploadHandler {
         }
     }
 
-    /// Answers one request, logging its line when the response is done.
-    pub async fn call(&self, req: Request<Incoming>) -> LoggedResponse {
+    /// Answers one request from `peer` (on loopback: the client itself),
+    /// logging its line when the response is done.
+    pub async fn call(&self, req: Request<Incoming>, peer: SocketAddr) -> LoggedResponse {
         let started = Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
         let resp = self.upload(req).await;
-        logged(resp, Port::Upload, method, &path, started)
+        let client = canonical(peer.ip());
+        logged(resp, Port::Upload, (method, &path), client, started)
     }
 
     async fn upload(&self, req: Request<Incoming>) -> Response<ResponseBody> {

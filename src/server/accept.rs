@@ -99,7 +99,7 @@ async fn accept_from(
                     protocol = tracing::field::Empty,
                 );
                 let connection = async move {
-                    conn::serve(port, stream, ctx, watcher).await;
+                    conn::serve(port, stream, peer, ctx, watcher).await;
                     drop((permit, counted));
                 };
                 tokio::spawn(connection.instrument(span));

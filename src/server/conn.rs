@@ -16,6 +16,7 @@
 
 use std::convert::Infallible;
 use std::future::{Future, Ready, ready};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -83,19 +84,34 @@ pub struct ConnContext {
 /// connection's span (`port`, `peer`, and `protocol` once known), which the
 /// caller entered. `watcher` lets a graceful shutdown finish the response
 /// in flight and then close it.
-pub async fn serve(port: Port, stream: TcpStream, ctx: Arc<ConnContext>, watcher: Watcher) {
+pub async fn serve(
+    port: Port,
+    stream: TcpStream,
+    peer: SocketAddr,
+    ctx: Arc<ConnContext>,
+    watcher: Watcher,
+) {
     let _ = stream.set_nodelay(true);
     match port {
         Port::Upload => {
             let handler = ctx.upload.clone();
-            let service = move |state| UploadService { handler, state };
+            let service = move |state| UploadService {
+                handler,
+                state,
+                peer,
+            };
             serve_http1(stream, Port::Upload, &ctx, watcher, service).await;
         }
-        Port::Reader => serve_reader(stream, &ctx, watcher).await,
+        Port::Reader => serve_reader(stream, peer, &ctx, watcher).await,
     }
 }
 
-async fn serve_reader(stream: TcpStream, ctx: &Arc<ConnContext>, watcher: Watcher) {
+async fn serve_reader(
+    stream: TcpStream,
+    peer: SocketAddr,
+    ctx: &Arc<ConnContext>,
+    watcher: Watcher,
+) {
     // Each protocol path is boxed: a future is as large as its largest
     // branch, and the TLS and HTTP/2 paths hold several KiB that a plain-text
     // reader (the common case, and the one there may be thousands of) should
@@ -103,25 +119,22 @@ async fn serve_reader(stream: TcpStream, ctx: &Arc<ConnContext>, watcher: Watche
     match &ctx.tls {
         None => {
             let io = StallTimeoutStream::new(stream, ctx.stall_timeout);
-            Box::pin(serve_http1(
-                io,
-                Port::Reader,
-                ctx,
-                watcher,
-                read_service(ctx),
-            ))
-            .await;
+            let service = read_service(ctx, peer);
+            Box::pin(serve_http1(io, Port::Reader, ctx, watcher, service)).await;
         }
-        Some(acceptor) => Box::pin(serve_tls_reader(stream, acceptor, ctx, watcher)).await,
+        Some(acceptor) => Box::pin(serve_tls_reader(stream, acceptor, peer, ctx, watcher)).await,
     }
 }
 
 /// The reader port's HTTP/1.1 service for a connection whose state is
 /// `state`: each body reports its failure only after everything before it
 /// is flushed ([`FlushFirst`]).
-fn read_service(ctx: &Arc<ConnContext>) -> impl FnOnce(Arc<H1State>) -> ReadService {
+fn read_service(
+    ctx: &Arc<ConnContext>,
+    peer: SocketAddr,
+) -> impl FnOnce(Arc<H1State>) -> ReadService {
     let ctx = Arc::clone(ctx);
-    move |state| ReadService { ctx, state }
+    move |state| ReadService { ctx, state, peer }
 }
 
 /// The TLS handshake (bounded by the header timeout), then HTTP/2 or
@@ -130,6 +143,7 @@ fn read_service(ctx: &Arc<ConnContext>) -> impl FnOnce(Arc<H1State>) -> ReadServ
 async fn serve_tls_reader(
     stream: TcpStream,
     acceptor: &TlsAcceptor,
+    peer: SocketAddr,
     ctx: &Arc<ConnContext>,
     watcher: Watcher,
 ) {
@@ -161,9 +175,9 @@ async fn serve_tls_reader(
         },
     };
     if tls.get_ref().1.alpn_protocol() == Some(ALPN_H2) {
-        serve_h2_reader(tls, ctx, watcher).await;
+        serve_h2_reader(tls, peer, ctx, watcher).await;
     } else {
-        serve_http1(tls, Port::Reader, ctx, watcher, read_service(ctx)).await;
+        serve_http1(tls, Port::Reader, ctx, watcher, read_service(ctx, peer)).await;
     }
 }
 
@@ -254,7 +268,7 @@ async fn serve_http1<I, S, B>(
 /// until the client's preface arrives, and then waits for a PING reply, so a
 /// client that sends nothing would stay for ever; and with no stream open,
 /// nothing is lost by dropping it.
-async fn serve_h2_reader<I>(io: I, ctx: &Arc<ConnContext>, watcher: Watcher)
+async fn serve_h2_reader<I>(io: I, peer: SocketAddr, ctx: &Arc<ConnContext>, watcher: Watcher)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -263,6 +277,7 @@ where
     let service = H2ReadService {
         ctx: Arc::clone(ctx),
         got_request: Arc::clone(&got_request),
+        peer,
     };
     let stalls = ctx.metrics.readers_stalled.clone();
     let conn = http2::Builder::new(StallExecutor::new(ctx.stall_timeout, stalls))
@@ -335,6 +350,7 @@ fn report(port: Port, result: Result<(), hyper::Error>, state: &H1State, ctx: &C
 struct UploadService {
     handler: UploadHandler,
     state: Arc<H1State>,
+    peer: SocketAddr,
 }
 
 impl Service<Request<Incoming>> for UploadService {
@@ -345,7 +361,8 @@ impl Service<Request<Incoming>> for UploadService {
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         self.state.request_seen();
         let handler = self.handler.clone();
-        Box::pin(async move { Ok(handler.call(req).await) })
+        let peer = self.peer;
+        Box::pin(async move { Ok(handler.call(req, peer).await) })
     }
 }
 
@@ -353,6 +370,7 @@ impl Service<Request<Incoming>> for UploadService {
 struct ReadService {
     ctx: Arc<ConnContext>,
     state: Arc<H1State>,
+    peer: SocketAddr,
 }
 
 type H1ReadResponse = Response<FlushFirst<AccessLogged<ResponseBody>>>;
@@ -364,7 +382,7 @@ impl Service<Request<Incoming>> for ReadService {
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         self.state.request_seen();
-        let resp = self.ctx.read.call(&req);
+        let resp = self.ctx.read.call(&req, self.peer);
         ready(Ok(
             resp.map(|body| FlushFirst::new(body, Arc::clone(&self.state)))
         ))
@@ -375,6 +393,7 @@ impl Service<Request<Incoming>> for ReadService {
 struct H2ReadService {
     ctx: Arc<ConnContext>,
     got_request: Arc<AtomicBool>,
+    peer: SocketAddr,
 }
 
 type H2ReadResponse = Response<Watched<AccessLogged<ResponseBody>>>;
@@ -386,6 +405,6 @@ impl Service<Request<Incoming>> for H2ReadService {
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         self.got_request.store(true, Ordering::Relaxed);
-        ready(Ok(self.ctx.read.call(&req).map(Watched::new)))
+        ready(Ok(self.ctx.read.call(&req, self.peer).map(Watched::new)))
     }
 }

@@ -2,6 +2,7 @@
 //! serve until told to stop, then shut down gracefully.
 //!
 //! * `listen.rs` — binding the listening sockets, IPv4 and IPv6;
+//! * `ready.rs` — the ready line, and `LIVELOG_READY_FILE`;
 //! * `accept.rs` — each port's accept loop and connection cap;
 //! * `limits.rs` — the open-files limit;
 //! * `conn.rs` — one connection: HTTP/1.1, TLS, HTTP/2, timeouts;
@@ -17,6 +18,7 @@ mod conn;
 mod h1_io;
 mod limits;
 mod listen;
+mod ready;
 mod stall;
 pub mod tls;
 
@@ -38,6 +40,7 @@ pub use h1_io::MAX_HEAD_BYTES;
 use self::accept::{UPLOAD_MAX_CONNECTIONS, accept_loop};
 use self::conn::ConnContext;
 use self::listen::Listeners;
+use self::ready::{Ready, ReadyFile};
 use crate::config::{Config, Port};
 use crate::error::StartupError;
 use crate::http::observe::{Limits, Observer};
@@ -77,6 +80,8 @@ pub struct Server {
     /// Where the reader port listens, the ready line's first address first.
     reader_addrs: Vec<SocketAddr>,
     max_connections: usize,
+    /// `LIVELOG_READY_FILE`.
+    ready_file: Option<std::path::PathBuf>,
     store: LogStore,
     ctx: Arc<ConnContext>,
 }
@@ -149,6 +154,7 @@ impl Server {
             reader_addrs,
             readers,
             max_connections: config.max_connections,
+            ready_file: config.ready_file.clone(),
             store,
             ctx,
         })
@@ -172,20 +178,43 @@ impl Server {
     /// reader sent all there is.
     ///
     /// # Errors
-    /// [`StartupError::Thread`] if the upload's thread or runtime
-    /// cannot start (before livelog reports ready).
+    /// [`StartupError::Thread`] if the upload's thread or runtime cannot
+    /// start, [`StartupError::ReadyFile`] if `LIVELOG_READY_FILE` cannot be
+    /// written (both before livelog reports ready).
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), StartupError> {
         let Server {
             upload,
             readers,
             reader_addrs,
             max_connections,
+            ready_file,
             store,
             ctx,
         } = self;
         let graceful = Arc::new(GracefulShutdown::new());
         let upload_addrs = upload.addrs.clone();
         let upload_thread = upload.start(Arc::clone(&ctx), Arc::clone(&graceful))?;
+        let ready = Ready {
+            put_port: upload_addrs.first().map_or(0, SocketAddr::port),
+            get_port: reader_addrs.first().map_or(0, SocketAddr::port),
+            put_addrs: &upload_addrs,
+            get_addrs: &reader_addrs,
+            tls: ctx.tls.is_some(),
+            pid: std::process::id(),
+            version: crate::VERSION,
+        };
+        // Both ports listen (since `bind`): say so, in the file first, so
+        // that a worker waiting for the file never misses the ports.
+        let _ready_file = match ready_file {
+            Some(path) => match ready.write_to(&path) {
+                Ok(()) => Some(ReadyFile(path)),
+                Err(source) => {
+                    upload_thread.thread.stop().await;
+                    return Err(StartupError::ReadyFile { path, source });
+                }
+            },
+            None => None,
+        };
         let readers = tokio::spawn(
             accept_loop(
                 readers,
@@ -196,7 +225,7 @@ impl Server {
             )
             .in_current_span(),
         );
-        log_ready(&upload_addrs, &reader_addrs, ctx.tls.is_some());
+        ready.log();
 
         shutdown.await;
         // Stop accepting; connections that have not sent a request give up.
@@ -246,42 +275,13 @@ fn connection_context(
     );
     ConnContext {
         upload: UploadHandler::new(store.clone(), Arc::new(observer), config.progress_every),
-        read: ReadHandler::new(
-            store.clone(),
-            encodings,
-            &config.access_token,
-            config.max_readers,
-            Arc::clone(&metrics),
-        )
-        .with_heartbeat(config.heartbeat),
+        read: ReadHandler::new(store.clone(), encodings, config, Arc::clone(&metrics)),
         metrics,
         tls,
         header_timeout: config.header_timeout,
         stall_timeout: config.stall_timeout,
         stopping: CancellationToken::new(),
     }
-}
-
-/// The "livelog ready" line. Its `put` and `get` fields are the first
-/// address of each port (what tests and scripts read); the message lists
-/// every one (the reader's `[::]` takes IPv4 too).
-fn log_ready(upload_addrs: &[SocketAddr], reader_addrs: &[SocketAddr], tls: bool) {
-    let urls = |scheme: &str, addrs: &[SocketAddr], path: &str| {
-        let urls: Vec<String> = addrs
-            .iter()
-            .map(|addr| format!("{scheme}://{addr}{path}"))
-            .collect();
-        urls.join(" or ")
-    };
-    let scheme = if tls { "https" } else { "http" };
-    tracing::info!(
-        put = %upload_addrs[0],
-        get = %reader_addrs[0],
-        tls = %if tls { "on" } else { "off" },
-        "livelog ready: upload with PUT {}, read with GET {}",
-        urls("http", upload_addrs, "/log"),
-        urls(scheme, reader_addrs, "/log/<ACCESS_TOKEN>"),
-    );
 }
 
 impl UploadListener {

@@ -59,7 +59,7 @@ impl Observer {
         livelog.register(
             "build",
             "livelog's version",
-            Info::new(vec![("version", crate::VERSION)]),
+            Info::new(vec![("version", crate::VERSION), ("commit", crate::COMMIT)]),
         );
         livelog.register_collector(Box::new(StoreCollector {
             store: store.clone(),

@@ -63,6 +63,7 @@ impl Observer {
             .collect();
         Status {
             version: crate::VERSION,
+            commit: crate::COMMIT,
             uptime_seconds: self.started.elapsed().as_secs(),
             upload: UploadStatus {
                 state: progress.phase.name(),
@@ -84,6 +85,8 @@ impl Observer {
 pub struct Status {
     /// livelog's version.
     pub version: &'static str,
+    /// The commit it was built from.
+    pub commit: &'static str,
     /// Seconds since livelog started.
     pub uptime_seconds: u64,
     /// The upload.

@@ -7,18 +7,11 @@ use std::sync::Arc;
 use futures_util::stream;
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
-use tokio::sync::OwnedSemaphorePermit;
 
+use super::slots::Admitted;
 use crate::http::{BoxError, ResponseBody};
-use crate::metrics::{Metrics, ReaderGauge};
+use crate::metrics::Metrics;
 use crate::store::Cursor;
-
-/// What an admitted reader holds until its response is dropped: its reader
-/// slot and its place in the readers gauge.
-pub(super) struct Admitted {
-    pub(super) _slot: OwnedSemaphorePermit,
-    pub(super) _counted: ReaderGauge,
-}
 
 /// One admitted reader of the log's bytes: its cursor, and its slot.
 pub(super) struct Reader {

@@ -12,7 +12,13 @@ use crate::store::{Phase, Progress};
 
 /// Headers a browser's `fetch()` may read from a cross-origin response
 /// (the fetch standard's CORS-safelisted response headers exclude these).
-const EXPOSE_HEADERS: &str = "Content-Length, Content-Range, Accept-Ranges, Livelog-State";
+const EXPOSE_HEADERS: &str =
+    "Content-Length, Content-Range, Accept-Ranges, Livelog-State, Retry-After";
+
+/// Tells nginx (and the proxies and CDNs that honour it) not to buffer a
+/// response: a live log must reach its reader line by line.
+pub const X_ACCEL_BUFFERING: header::HeaderName =
+    header::HeaderName::from_static("x-accel-buffering");
 
 /// The part of the log a `200` or `206` response carries, and what its head
 /// says about it.
@@ -75,8 +81,10 @@ pub(super) fn log_response(body: ResponseBody, span: &Span) -> Response<Response
     // private to whoever holds the token.
     insert(&mut resp, header::CACHE_CONTROL, "no-store");
     insert(&mut resp, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    if let Some(len) = span.content_length {
-        insert(&mut resp, header::CONTENT_LENGTH, &len.to_string());
+    match span.content_length {
+        Some(len) => insert(&mut resp, header::CONTENT_LENGTH, &len.to_string()),
+        // Its length is not known: it may still grow, live.
+        None => insert(&mut resp, X_ACCEL_BUFFERING, "no"),
     }
     if let Some(range) = &span.content_range {
         insert(&mut resp, header::CONTENT_RANGE, range);
@@ -115,6 +123,9 @@ pub(super) fn preflight() -> Response<ResponseBody> {
     resp
 }
 
+/// Lets a cross-origin page (`fetch()`, `EventSource`) read the response,
+/// its status and [`EXPOSE_HEADERS`]; every response of the reader port but
+/// the viewer page carries it, errors included.
 pub(super) fn with_cors(mut resp: Response<ResponseBody>) -> Response<ResponseBody> {
     insert(&mut resp, header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
     insert(

@@ -1,0 +1,149 @@
+//! What an admitted request for the log gets: its representation (the
+//! raw log, a byte range, a coding, or Server-Sent Events) and the body
+//! that streams it.
+
+use std::sync::Arc;
+
+use http::header;
+use http::{Method, Response, StatusCode};
+
+use super::body::{Reader, stream_body};
+use super::head::{Span, X_ACCEL_BUFFERING, insert, log_response, unsatisfiable, with_cors};
+use super::slots::Refused;
+use super::{Ask, LIVELOG_STATE, ReadHandler};
+use crate::http::encoding;
+use crate::http::ranges;
+use crate::http::{ResponseBody, empty, plain, sse};
+use crate::store::{Codec, Cursor, Phase, Progress};
+
+impl ReadHandler {
+    /// The log (or the range asked for, or its event stream), with the log's
+    /// state as of now.
+    pub(super) fn read<B>(&self, ask: &Ask<'_, B>) -> Response<ResponseBody> {
+        let req = ask.req;
+        let progress = self.store.progress();
+        // Step 0: an event stream (`sse/`) is a representation of its
+        // own. Step 1: the coding. Compression and byte ranges do not mix (a
+        // `Range` gets identity), so each coding has its own path.
+        let mut resp = if sse::wants_events(req.headers()) {
+            self.events(ask, progress)
+        } else {
+            match encoding::choose(req.headers()) {
+                None => self.read_identity(ask, progress),
+                Some(codec) => self.read_encoded(ask, codec),
+            }
+        };
+        insert(&mut resp, LIVELOG_STATE, progress.phase.name());
+        resp
+    }
+
+    /// The log as Server-Sent Events from the offset the request resumes at
+    /// (`sse/`): `400` for an offset that is not one, `204` (which tells
+    /// EventSource to stop) at or past the end of a complete log.
+    ///
+    /// Always identity: livelog compresses nothing per reader, and each event
+    /// stream is framed for its reader alone (its own start, its own event
+    /// boundaries). `Range` does not apply: events resume by offset.
+    fn events<B>(&self, ask: &Ask<'_, B>, progress: Progress) -> Response<ResponseBody> {
+        let req = ask.req;
+        let start = match sse::start_offset(req.headers(), req.uri().query()) {
+            Ok(start) => start,
+            Err(bad) => return with_cors(plain(StatusCode::BAD_REQUEST, &format!("{bad}\n"))),
+        };
+        if progress.phase == Phase::Complete && start >= progress.len {
+            let mut resp = Response::new(empty());
+            *resp.status_mut() = StatusCode::NO_CONTENT;
+            insert(&mut resp, header::CACHE_CONTROL, "no-store");
+            return with_cors(resp);
+        }
+        let body = if req.method() == Method::HEAD {
+            empty()
+        } else {
+            let held = match self.slots.take(ask.client, req.version(), "sse") {
+                Ok(held) => held,
+                Err(refused) => return self.slots.refuse(refused),
+            };
+            sse::body(
+                self.store.cursor(start, None),
+                self.heartbeat,
+                Arc::clone(&self.metrics),
+                held,
+            )
+        };
+        let mut resp = Response::new(body);
+        insert(&mut resp, header::CONTENT_TYPE, sse::EVENT_STREAM);
+        insert(&mut resp, header::CACHE_CONTROL, "no-store");
+        insert(&mut resp, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+        // Proxies pass each event on at once (nginx buffers otherwise).
+        insert(&mut resp, X_ACCEL_BUFFERING, "no");
+        with_cors(resp)
+    }
+
+    /// The log's own bytes: all of it, or the range asked for.
+    fn read_identity<B>(&self, ask: &Ask<'_, B>, progress: Progress) -> Response<ResponseBody> {
+        let req = ask.req;
+        let range = ranges::requested(req.headers());
+        let span = match Span::of(ranges::select(range, progress)) {
+            Ok(span) => span,
+            Err(current_length) => return unsatisfiable(current_length),
+        };
+        let body = if req.method() == Method::HEAD {
+            empty()
+        } else {
+            let kind = if span.start == 0 && span.end.is_none() {
+                "raw"
+            } else {
+                "ranged"
+            };
+            let open = || self.store.cursor(span.start, span.end);
+            match self.admit(ask, kind, open) {
+                Ok(body) => body,
+                Err(refused) => return self.slots.refuse(refused),
+            }
+        };
+        let mut resp = log_response(body, &span);
+        insert(&mut resp, header::ACCEPT_RANGES, "bytes");
+        resp
+    }
+
+    /// The whole log in `codec`: the compressed store, its compressor started
+    /// by the first `GET` that asks for it (a `HEAD` starts nothing). Its
+    /// length is known once the compressed stream is complete.
+    ///
+    /// No `Accept-Ranges`: ranges count the log's own bytes, not these (as
+    /// nginx drops it from what it compresses).
+    fn read_encoded<B>(&self, ask: &Ask<'_, B>, codec: Codec) -> Response<ResponseBody> {
+        let body = if ask.req.method() == Method::HEAD {
+            empty()
+        } else {
+            let open = || self.encodings.start(codec).cursor(0, None);
+            match self.admit(ask, codec.name(), open) {
+                Ok(body) => body,
+                Err(refused) => return self.slots.refuse(refused),
+            }
+        };
+        let store = self.encodings.store(codec);
+        let mut resp = log_response(body, &Span::whole(store.progress()));
+        insert(&mut resp, header::CONTENT_ENCODING, codec.name());
+        resp
+    }
+
+    /// Takes a reader slot and streams the chunks of the cursor `open`
+    /// makes (only once the slot is taken), counted as a reader of `kind`.
+    ///
+    /// # Errors
+    /// Why no slot is to be had (`slots.rs`).
+    fn admit<B>(
+        &self,
+        ask: &Ask<'_, B>,
+        kind: &'static str,
+        open: impl FnOnce() -> Cursor,
+    ) -> Result<ResponseBody, Refused> {
+        let admitted = self.slots.take(ask.client, ask.req.version(), kind)?;
+        Ok(stream_body(Reader {
+            cursor: open(),
+            _admitted: admitted,
+            metrics: Arc::clone(&self.metrics),
+        }))
+    }
+}
