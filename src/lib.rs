@@ -5,14 +5,17 @@
 //! ports and URLs), built so that a slow reader never costs the writer or
 //! another reader, and never loses data.
 //!
-//! Dependencies flow one way: [`server`] → [`http`] → [`store`].
+//! Dependencies flow one way: [`server`] → [`http`] → [`index`] →
+//! [`store`].
 //! * [`config`] — the environment, typed and checked;
 //! * [`server`] — sockets, TLS, HTTP/1.1 and HTTP/2 connections, timeouts,
 //!   the daemon's lifecycle and graceful shutdown;
 //! * [`http`] — what a request gets: the upload, the readers, byte ranges,
 //!   Server-Sent Events, the viewer page, the access log;
+//! * [`index`] — what livelog knows about the log's text: where each line
+//!   starts, its sections and error lines, built once as it is stored;
 //! * [`store`] — the log itself: temp file, ring of recent chunks, notifier,
-//!   readers' cursors;
+//!   readers' cursors, when each chunk arrived;
 //! * [`metrics`] — what livelog counts, updated by every layer;
 //! * [`signals`], [`logging`], [`error`], [`runtime_thread`] — process
 //!   signals, the log subscriber, startup errors, threads of livelog's own.
@@ -26,6 +29,7 @@
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod index;
 pub mod logging;
 pub mod metrics;
 pub mod runtime_thread;

@@ -12,6 +12,8 @@
 //! * `upload.rs` — the one writer: append, then publish;
 //! * `cursor.rs` — a reader's position and how it gets the next chunk;
 //! * `catch_up.rs` — reads behind the ring, within a shared memory budget;
+//! * `arrivals.rs` — when each chunk arrived (the arrival-time index),
+//!   kept in a `spill.rs` array that memory never holds whole;
 //! * `compressed.rs` — the log's compressed copies (gzip, zstd): one
 //!   compressor per coding writes a second store that readers read.
 //!
@@ -30,12 +32,14 @@
 //! * An [`Upload`] dropped without [`Upload::finish`] marks the log broken, so
 //!   an upload cut off any way at all never looks complete.
 
+mod arrivals;
 mod catch_up;
 mod compressed;
 mod cursor;
 mod file;
 mod positions;
 mod ring;
+mod spill;
 mod upload;
 
 use std::fmt;
@@ -46,9 +50,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
+pub use arrivals::{ArrivalWalk, Arrivals};
 pub use catch_up::{BUDGET_WAIT, FILE_READ_BYTES, UNBUDGETED_READ_BYTES};
 pub use compressed::{Codec, Encodings};
 pub use cursor::{Cursor, Incomplete, ReadError};
+pub use spill::Spilled;
 pub use upload::{Upload, UploadConflict};
 
 use catch_up::CatchUp;
@@ -148,6 +154,9 @@ struct Shared {
     positions: Positions,
     /// What the store counts.
     metrics: StoreMetrics,
+    /// When each chunk arrived (the log's own store only, not the
+    /// compressed copies).
+    arrivals: Option<Arc<Arrivals>>,
 }
 
 impl fmt::Debug for LogStore {
@@ -166,15 +175,17 @@ impl LogStore {
     /// # Errors
     /// The I/O error from creating the file (missing or unwritable `dir`).
     pub fn create_in(dir: &Path, limits: StoreLimits, metrics: StoreMetrics) -> io::Result<Self> {
-        Ok(Self::with_log_file(
-            LogFile::create_in(dir)?,
-            limits,
-            metrics,
-        ))
+        let mut store = Self::with_log_file(LogFile::create_in(dir)?, limits, metrics);
+        let arrivals = Arc::new(Arrivals::create_in(dir)?);
+        // Not shared with anyone yet: the handle was just made.
+        if let Some(shared) = Arc::get_mut(&mut store.shared) {
+            shared.arrivals = Some(arrivals);
+        }
+        Ok(store)
     }
 
     /// Creates the store over an already-open, empty, read-write `file`,
-    /// counting into metrics of its own.
+    /// counting into metrics of its own, without an arrival-time index.
     pub fn with_file(file: File, limits: StoreLimits) -> Self {
         Self::with_log_file(LogFile::from_file(file), limits, StoreMetrics::default())
     }
@@ -228,8 +239,15 @@ impl LogStore {
                 catch_up,
                 positions: Positions::default(),
                 metrics,
+                arrivals: None,
             }),
         }
+    }
+
+    /// When each stored chunk arrived, if this store keeps that (the log's
+    /// own store does; its compressed copies do not).
+    pub fn arrivals(&self) -> Option<&Arc<Arrivals>> {
+        self.shared.arrivals.as_ref()
     }
 
     /// The stored length and phase right now.

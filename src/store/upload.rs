@@ -55,6 +55,7 @@ impl Upload {
     /// then marked broken: readers get the bytes stored before it and an
     /// incomplete end.
     pub fn append(&mut self, chunk: Bytes) -> io::Result<()> {
+        let arrived = Instant::now();
         let shared = &self.store.shared;
         let written = shared.file.write_all_at(&chunk, self.len);
         // Publish what reached the file, even when the write stopped short:
@@ -64,6 +65,11 @@ impl Upload {
             let offset = self.len;
             self.len += written.bytes as u64;
             let chunk = chunk.slice(..written.bytes);
+            // Its arrival is recorded before readers can see it, so a reader
+            // always finds the time of the bytes it got.
+            if let Some(arrivals) = &shared.arrivals {
+                arrivals.record(offset, arrived);
+            }
             self.store.ring().push(offset, chunk, Instant::now());
             shared.metrics.upload_bytes.inc_by(written.bytes as u64);
             let len = self.len;

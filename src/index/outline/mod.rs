@@ -1,0 +1,413 @@
+//! The outline of a CI log: its sections, from the markers CI systems
+//! write, and its error lines, found as the indexer passes each line.
+//!
+//! Section markers (a line may start with ANSI escapes, `\r`, GitLab's
+//! `\e[0K`, or an ISO 8601 timestamp and a space, as GitHub's downloaded
+//! logs do; they are skipped):
+//!
+//! | system | opens | closes |
+//! | --- | --- | --- |
+//! | GitHub Actions | `::group::NAME`, `##[group]NAME` | `::endgroup::`, `##[endgroup]` |
+//! | GitLab CI | `section_start:UNIX:ID[options]` (the header after `\r\e[0K` names it) | `section_end:UNIX:ID` (and every section opened inside it) |
+//! | Buildkite | `--- NAME`, `+++ NAME`, `~~~ NAME` | the next such header |
+//! | Taskcluster | `[taskcluster …] === Task Starting ===`, `[taskcluster …] Executing command N: …` | `=== Task Finished ===` (the task and its command), the next command |
+//!
+//! Sections nest (a group inside a GitLab section is its child). A section
+//! still open when the log ends ends at its last line.
+//!
+//! Error lines are lines holding one of [`ERROR_PATTERNS`] (case matters):
+//! compiler and test-runner errors, panics, Python tracebacks, git's
+//! `fatal:`, and the error annotations of GitHub Actions and Taskcluster.
+//! The first is named (with its section), the first [`MAX_ERRORS`] are
+//! listed, all are counted.
+
+use serde::Serialize;
+
+/// The substrings that make a line an error line.
+pub const ERROR_PATTERNS: [&str; 11] = [
+    "error:",
+    "Error:",
+    "ERROR:",
+    "error[",
+    "FAILED",
+    "panicked at",
+    "Traceback (most recent call last)",
+    "fatal:",
+    "##[error]",
+    "::error",
+    "[taskcluster:error]",
+];
+
+/// Error lines listed (the rest are counted).
+pub const MAX_ERRORS: usize = 1000;
+
+/// Sections kept (the rest are counted, and `truncated` says so).
+pub const MAX_SECTIONS: usize = 10_000;
+
+/// Bytes of a line's start that markers are looked for in and that an
+/// error line's `text` shows.
+pub const LINE_PREFIX_BYTES: usize = 512;
+
+/// Which CI system's marker opened a section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// `::group::` / `##[group]`.
+    Github,
+    /// `section_start:`.
+    Gitlab,
+    /// `--- `, `+++ `, `~~~ `.
+    Buildkite,
+    /// `[taskcluster …]`.
+    Taskcluster,
+}
+
+/// One section of the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Section {
+    /// Its name, as the marker gives it.
+    pub name: String,
+    /// The marker's system.
+    pub kind: Kind,
+    /// GitLab's section id (what `section_end` names).
+    id: Option<String>,
+    /// The enclosing section's index, if any.
+    pub parent: Option<usize>,
+    /// Nesting depth (0: top level).
+    pub depth: usize,
+    /// Its first line (the marker's), 1-based.
+    pub first_line: u64,
+    /// Its last line, once it is closed.
+    pub last_line: Option<u64>,
+    /// Arrival of its first line, microseconds since the store's anchor.
+    pub start_micros: u64,
+    /// Arrival of the line that closed it.
+    pub end_micros: Option<u64>,
+    /// Error lines inside it (and its children).
+    pub errors: u64,
+}
+
+/// One error line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorLine {
+    /// Its number, 1-based.
+    pub line: u64,
+    /// The byte offset of its start.
+    pub offset: u64,
+    /// Its first [`LINE_PREFIX_BYTES`], as text (invalid UTF-8 replaced).
+    pub text: String,
+    /// The innermost section holding it.
+    pub section: Option<usize>,
+}
+
+/// The outline so far.
+#[derive(Clone, Debug, Default)]
+pub struct Outline {
+    /// Sections, in the order they open.
+    pub sections: Vec<Section>,
+    /// Open sections, innermost last.
+    open: Vec<usize>,
+    /// Sections not kept ([`MAX_SECTIONS`]).
+    pub sections_dropped: u64,
+    /// The first [`MAX_ERRORS`] error lines.
+    pub errors: Vec<ErrorLine>,
+    /// Every error line.
+    pub error_total: u64,
+    /// Changes so far (a reader of the live outline waits for this to move).
+    pub version: u64,
+}
+
+/// What a line says, as far as the outline goes.
+#[derive(Debug, PartialEq, Eq)]
+enum Marker<'a> {
+    Open {
+        kind: Kind,
+        name: String,
+        id: Option<&'a str>,
+    },
+    /// GitHub's end of group.
+    CloseGroup,
+    /// GitLab's end of the section with this id.
+    CloseSection(&'a str),
+    /// Taskcluster's end of the task.
+    TaskFinished,
+}
+
+impl Outline {
+    /// Takes line `line` (1-based) starting at `offset`, which arrived at
+    /// `micros`: `prefix` is its first bytes (at most
+    /// [`LINE_PREFIX_BYTES`], without its newline), `error` whether it holds
+    /// an error pattern.
+    pub fn line(&mut self, line: u64, offset: u64, micros: u64, prefix: &[u8], error: bool) {
+        if let Some(marker) = marker(prefix) {
+            self.marker(marker, line, micros);
+        }
+        if error {
+            self.error(line, offset, prefix);
+        }
+    }
+
+    fn marker(&mut self, marker: Marker<'_>, line: u64, micros: u64) {
+        self.version += 1;
+        match marker {
+            Marker::Open { kind, name, id } => {
+                // A Buildkite header ends the Buildkite group before it; a
+                // Taskcluster command ends the command before it.
+                if kind == Kind::Buildkite {
+                    self.close_where(line, micros, |s| s.kind == Kind::Buildkite);
+                }
+                if kind == Kind::Taskcluster && name.starts_with("Executing command") {
+                    self.close_where(line, micros, |s| {
+                        s.kind == Kind::Taskcluster && s.name.starts_with("Executing command")
+                    });
+                }
+                self.open(kind, name, id.map(str::to_owned), line, micros);
+            }
+            Marker::CloseGroup => {
+                self.close_innermost(line, micros, |s| s.kind == Kind::Github);
+            }
+            Marker::CloseSection(id) => {
+                self.close_innermost(line, micros, |s| s.id.as_deref() == Some(id));
+            }
+            Marker::TaskFinished => {
+                self.close_innermost(line, micros, |s| {
+                    s.kind == Kind::Taskcluster && s.name == "Task"
+                });
+            }
+        }
+    }
+
+    fn open(&mut self, kind: Kind, name: String, id: Option<String>, line: u64, micros: u64) {
+        if self.sections.len() >= MAX_SECTIONS {
+            self.sections_dropped += 1;
+            return;
+        }
+        let parent = self.open.last().copied();
+        self.sections.push(Section {
+            name,
+            kind,
+            id,
+            parent,
+            depth: self.open.len(),
+            first_line: line,
+            last_line: None,
+            start_micros: micros,
+            end_micros: None,
+            errors: 0,
+        });
+        self.open.push(self.sections.len() - 1);
+    }
+
+    /// Closes the innermost open section `which` matches, and every section
+    /// opened inside it, at `line` (the closing marker's own line).
+    fn close_innermost(&mut self, line: u64, micros: u64, which: impl Fn(&Section) -> bool) {
+        let Some(at) = self.open.iter().rposition(|&i| which(&self.sections[i])) else {
+            return;
+        };
+        for index in self.open.split_off(at) {
+            let section = &mut self.sections[index];
+            section.last_line = Some(line);
+            section.end_micros = Some(micros);
+        }
+    }
+
+    /// Closes the innermost open section `which` matches (and what it
+    /// holds) just before `line`, which opens its successor.
+    fn close_where(&mut self, line: u64, micros: u64, which: impl Fn(&Section) -> bool) {
+        let Some(at) = self.open.iter().rposition(|&i| which(&self.sections[i])) else {
+            return;
+        };
+        for index in self.open.split_off(at) {
+            let section = &mut self.sections[index];
+            section.last_line = Some(line.saturating_sub(1).max(section.first_line));
+            section.end_micros = Some(micros);
+        }
+    }
+
+    fn error(&mut self, line: u64, offset: u64, prefix: &[u8]) {
+        self.version += 1;
+        self.error_total += 1;
+        let section = self.open.last().copied();
+        for &index in &self.open {
+            self.sections[index].errors += 1;
+        }
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(ErrorLine {
+                line,
+                offset,
+                text: String::from_utf8_lossy(prefix).into_owned(),
+                section,
+            });
+        }
+    }
+
+    /// The log ended after `last_line`, which arrived at `micros`: every
+    /// section still open ends there.
+    pub fn finish(&mut self, last_line: u64, micros: u64) {
+        for index in std::mem::take(&mut self.open) {
+            let section = &mut self.sections[index];
+            section.last_line = Some(last_line.max(section.first_line));
+            section.end_micros = Some(micros);
+        }
+        self.version += 1;
+    }
+}
+
+/// Whether a line starting with `prefix` may be a section marker: a cheap
+/// look at its first byte, after what decorates it.
+pub fn may_be_marker(prefix: &[u8]) -> bool {
+    matches!(
+        skip_decoration(prefix).first(),
+        Some(b':' | b'#' | b's' | b'-' | b'+' | b'~' | b'[')
+    )
+}
+
+/// The marker `prefix` (a line's start) holds, if any.
+fn marker(prefix: &[u8]) -> Option<Marker<'_>> {
+    let text = skip_decoration(prefix);
+    let first = *text.first()?;
+    if !matches!(first, b':' | b'#' | b's' | b'-' | b'+' | b'~' | b'[') {
+        return None;
+    }
+    let text = std::str::from_utf8(text)
+        .ok()
+        .or_else(|| std::str::from_utf8(&text[..valid_up_to(text)]).ok())?;
+    if let Some(name) = text
+        .strip_prefix("::group::")
+        .or_else(|| text.strip_prefix("##[group]"))
+    {
+        return Some(Marker::Open {
+            kind: Kind::Github,
+            name: clean_name(name),
+            id: None,
+        });
+    }
+    if text.starts_with("::endgroup::") || text.starts_with("##[endgroup]") {
+        return Some(Marker::CloseGroup);
+    }
+    if let Some(rest) = text.strip_prefix("section_start:") {
+        // UNIX:ID[options]\r\e[0KHeader
+        let (_, rest) = rest.split_once(':')?;
+        let (id_part, header) = match rest.split_once('\r') {
+            Some((id, header)) => (id, Some(header)),
+            None => (rest, None),
+        };
+        let id = id_part.split('[').next().unwrap_or(id_part).trim_end();
+        let header = header
+            .map(|h| clean_name(std::str::from_utf8(skip_decoration(h.as_bytes())).unwrap_or(h)))
+            .filter(|h| !h.is_empty());
+        return Some(Marker::Open {
+            kind: Kind::Gitlab,
+            name: header.unwrap_or_else(|| id.to_owned()),
+            id: Some(id),
+        });
+    }
+    if let Some(rest) = text.strip_prefix("section_end:") {
+        let (_, id) = rest.split_once(':')?;
+        let id = id.split(['\r', '\x1b']).next().unwrap_or(id).trim_end();
+        return Some(Marker::CloseSection(id));
+    }
+    for header in ["--- ", "+++ ", "~~~ "] {
+        if let Some(name) = text.strip_prefix(header) {
+            let name = clean_name(name);
+            if !name.is_empty() {
+                return Some(Marker::Open {
+                    kind: Kind::Buildkite,
+                    name,
+                    id: None,
+                });
+            }
+        }
+    }
+    if let Some(rest) = text.strip_prefix("[taskcluster ") {
+        let (_, said) = rest.split_once("] ")?;
+        let said = said.trim();
+        if said == "=== Task Starting ===" {
+            return Some(Marker::Open {
+                kind: Kind::Taskcluster,
+                name: "Task".into(),
+                id: None,
+            });
+        }
+        if said == "=== Task Finished ===" {
+            return Some(Marker::TaskFinished);
+        }
+        if said.starts_with("Executing command ") {
+            return Some(Marker::Open {
+                kind: Kind::Taskcluster,
+                name: clean_name(said),
+                id: None,
+            });
+        }
+    }
+    None
+}
+
+/// `text` without what comes before a line's own words: `\r`, ANSI escape
+/// sequences (GitLab's `\e[0K`, colours), and an ISO 8601 timestamp with a
+/// space (`2024-05-01T10:00:00.1234567Z `, as GitHub's log downloads have).
+fn skip_decoration(mut text: &[u8]) -> &[u8] {
+    loop {
+        match text {
+            [b'\r', rest @ ..] => text = rest,
+            [0x1b, b'[', rest @ ..] => {
+                // CSI: parameters, then one final byte in 0x40..=0x7e.
+                let end = rest.iter().position(|b| (0x40..=0x7e).contains(b));
+                match end {
+                    Some(end) => text = &rest[end + 1..],
+                    None => return text,
+                }
+            }
+            [d, ..] if d.is_ascii_digit() && looks_like_timestamp(text) => {
+                match text.iter().position(|&b| b == b' ') {
+                    Some(space) => text = &text[space + 1..],
+                    None => return text,
+                }
+            }
+            _ => return text,
+        }
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` at the start.
+fn looks_like_timestamp(text: &[u8]) -> bool {
+    text.len() >= 20
+        && text[..4].iter().all(u8::is_ascii_digit)
+        && text[4] == b'-'
+        && text[7] == b'-'
+        && text[10] == b'T'
+        && text[13] == b':'
+}
+
+/// How many leading bytes of `text` are valid UTF-8 (a prefix cut inside a
+/// character is still read up to it).
+fn valid_up_to(text: &[u8]) -> usize {
+    match std::str::from_utf8(text) {
+        Ok(_) => text.len(),
+        Err(e) => e.valid_up_to(),
+    }
+}
+
+/// A section name: trimmed, without ANSI escapes.
+fn clean_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut chars = name.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // Skip to the CSI's final byte.
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) && c != '[' {
+                    break;
+                }
+            }
+            continue;
+        }
+        if !c.is_control() {
+            out.push(c);
+        }
+    }
+    out.trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests;
