@@ -47,12 +47,13 @@ impl PortLabels {
 /// The labels of a connected reader: its protocol (`http1`, `http2`) and
 /// what it reads (`raw`: the whole log as stored; `ranged`: a byte range;
 /// `gzip`, `zstd`: the whole log in that coding; `sse`: the log as
-/// Server-Sent Events).
+/// Server-Sent Events; `lines`: a line view; `search`: a search;
+/// `outline`: the live outline).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReaderLabels {
     /// `http1` or `http2`.
     pub protocol: &'static str,
-    /// `raw`, `ranged`, `gzip`, `zstd` or `sse`.
+    /// One of [`KINDS`].
     pub kind: &'static str,
 }
 
@@ -68,7 +69,9 @@ pub struct LimitLabels {
 /// Every protocol label value a reader can have.
 pub const PROTOCOLS: [&str; 2] = ["http1", "http2"];
 /// Every kind label value a reader can have.
-pub const KINDS: [&str; 5] = ["raw", "ranged", "gzip", "zstd", "sse"];
+pub const KINDS: [&str; 8] = [
+    "raw", "ranged", "gzip", "zstd", "sse", "lines", "search", "outline",
+];
 
 /// What the store counts.
 #[derive(Clone, Debug)]

@@ -205,6 +205,9 @@ pub struct Config {
     /// Cap on concurrent readers from one client address (`None`: a quarter
     /// of `max_readers`, at least 1).
     pub max_readers_per_address: Option<usize>,
+    /// Build the line index and outline as the log is stored
+    /// (`LIVELOG_LINE_INDEX`).
+    pub line_index: bool,
 }
 
 impl Config {
@@ -240,6 +243,7 @@ impl Config {
             trusted_proxies: Vec::new(),
             max_token_failures: 0,
             max_readers_per_address: None,
+            line_index: false,
         };
         for setting in SETTINGS {
             if let Default::Value(value) = setting.default {

@@ -149,6 +149,27 @@ pub(super) fn log_format(setting: &Setting, value: &str) -> Result<Option<LogFor
     }
 }
 
+/// `on` or `off` (also `true`/`false`, `1`/`0`, any case); `None` when
+/// empty.
+pub(super) fn switch(setting: &Setting, value: &str) -> Result<Option<bool>, ConfigError> {
+    let Some(text) = non_empty(value) else {
+        return Ok(None);
+    };
+    match text.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" => Ok(Some(true)),
+        "off" | "false" | "0" => Ok(Some(false)),
+        _ => {
+            let why = format_args!("is not on or off");
+            Err(ConfigError::bad(
+                setting,
+                text,
+                why,
+                setting.exit_codes.invalid,
+            ))
+        }
+    }
+}
+
 /// `SERVER_CRT_FILE`: the certificate half of the TLS pair (empty: unset).
 pub(super) fn tls_cert(value: &str, config: &mut Config) {
     if let Some(path) = non_empty(value) {

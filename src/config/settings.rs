@@ -7,7 +7,8 @@
 use std::fmt::Write as _;
 
 use super::parse::{
-    ConfigError, host, log_format, networks, non_empty, number, port, seconds, tls_cert, tls_key,
+    ConfigError, host, log_format, networks, non_empty, number, port, seconds, switch, tls_cert,
+    tls_key,
 };
 use super::{
     AccessToken, Config, DEFAULT_GET_PORT, DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_HEARTBEAT_SECS,
@@ -274,6 +275,18 @@ pub static SETTINGS: &[Setting] = &[
         exit_codes: ExitCodes::GENERAL,
         read: |s, v, c| {
             c.max_readers_per_address = Some(number(s, v, 1, MAX_READERS_LIMIT)?);
+            Ok(())
+        },
+    },
+    Setting {
+        name: "LIVELOG_LINE_INDEX",
+        default: Default::Value(Value::Text("on")),
+        help: "on or off: index line starts, sections and error lines as the log is stored (?tail, ?lines, ?timestamps, /outline)",
+        exit_codes: ExitCodes::GENERAL,
+        read: |s, v, c| {
+            if let Some(on) = switch(s, v)? {
+                c.line_index = on;
+            }
             Ok(())
         },
     },

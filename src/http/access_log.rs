@@ -202,13 +202,14 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever the path, the logged form is one of eight fixed strings.
+        /// Whatever the path, the logged form is one of ten fixed strings.
         #[test]
         fn logged_path_is_always_fixed(path in "\\PC{0,200}") {
             let logged = redact_path(&path);
             prop_assert!([
-                "/", "/log", "/view", "/metrics", "/status",
+                                "/", "/log", "/view", "/metrics", "/status",
                 "/log/<redacted>", "/view/<redacted>", "/<redacted>",
+                "/log/<redacted>/outline", "/log/<redacted>/search",
             ].contains(&logged));
         }
     }

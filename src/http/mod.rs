@@ -8,6 +8,7 @@
 //! * [`sse`] — the log as Server-Sent Events, for `Accept: text/event-stream`;
 //! * [`viewer`] — the log viewer page (`assets/viewer/`);
 //! * [`ranges`] — RFC 9110 / RFC 8673 byte ranges of a log that may still grow;
+//! * [`query`] — query strings, and the line views they ask for;
 //! * [`encoding`] — which coding a reader gets (`Accept-Encoding`);
 //! * [`route`] — which resource a path names, and how it is logged;
 //! * [`client`] — who a request is from (the peer, or what a trusted proxy
@@ -22,6 +23,7 @@ pub mod access_log;
 pub mod client;
 pub mod encoding;
 pub mod observe;
+pub mod query;
 pub mod ranges;
 pub mod reader;
 pub mod route;

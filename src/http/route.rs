@@ -5,6 +5,25 @@
 //! every path as its route's [`Route::redacted`] form, so no token a client
 //! sends, right or wrong, on either port, is ever logged.
 
+/// A resource beside the log, under its URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// `/outline`: sections and error lines (JSON, or Server-Sent Events).
+    Outline,
+    /// `/search`: matching lines (newline-delimited JSON).
+    Search,
+}
+
+impl Part {
+    /// The path segment that names it.
+    pub fn segment(self) -> &'static str {
+        match self {
+            Part::Outline => "outline",
+            Part::Search => "search",
+        }
+    }
+}
+
 /// A request path, parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -13,6 +32,9 @@ pub enum Route<'a> {
     /// `/log` (`None`: the upload's path) or `/log/<token>` (the token as
     /// sent, still percent-encoded; possibly empty).
     Log(Option<&'a str>),
+    /// `/log/<token>/outline` or `/log/<token>/search`: what livelog knows
+    /// about the log's text.
+    LogPart(&'a str, Part),
     /// `/view` or `/view/<token>`: the viewer page.
     View(Option<&'a str>),
     /// `/metrics`.
@@ -39,7 +61,13 @@ impl<'a> Route<'a> {
             "/status" => Route::Status,
             _ => {
                 if let Some(t) = token("/log") {
-                    Route::Log(t)
+                    let part = |part: Part| {
+                        let token = t?.strip_suffix(part.segment())?.strip_suffix('/')?;
+                        Some(Route::LogPart(token, part))
+                    };
+                    part(Part::Outline)
+                        .or_else(|| part(Part::Search))
+                        .unwrap_or(Route::Log(t))
                 } else if let Some(t) = token("/view") {
                     Route::View(t)
                 } else {
@@ -49,7 +77,7 @@ impl<'a> Route<'a> {
         }
     }
 
-    /// The path as it may be logged: one of eight fixed strings, any token
+    /// The path as it may be logged: one of ten fixed strings, any token
     /// (and any other path, which may be a mistyped or guessed token)
     /// replaced by `<redacted>`.
     pub fn redacted(self) -> &'static str {
@@ -57,6 +85,8 @@ impl<'a> Route<'a> {
             Route::Root => "/",
             Route::Log(None) => "/log",
             Route::Log(Some(_)) => "/log/<redacted>",
+            Route::LogPart(_, Part::Outline) => "/log/<redacted>/outline",
+            Route::LogPart(_, Part::Search) => "/log/<redacted>/search",
             Route::View(None) => "/view",
             Route::View(Some(_)) => "/view/<redacted>",
             Route::Metrics => "/metrics",
@@ -76,6 +106,12 @@ mod tests {
         assert_eq!(Route::of("/log/"), Route::Log(Some("")));
         assert_eq!(Route::of("/log/a%2Fb"), Route::Log(Some("a%2Fb")));
         assert_eq!(Route::of("/logs"), Route::Other);
+        assert_eq!(
+            Route::of("/log/t/outline"),
+            Route::LogPart("t", Part::Outline)
+        );
+        assert_eq!(Route::of("/log//search"), Route::LogPart("", Part::Search));
+        assert_eq!(Route::of("/log/outline"), Route::Log(Some("outline")));
         assert_eq!(Route::of("/view/t"), Route::View(Some("t")));
         assert_eq!(Route::of("/viewt"), Route::Other);
         assert_eq!(Route::of(""), Route::Root);

@@ -120,10 +120,16 @@ impl LogIndex {
     /// Waits until the indexer has passed byte `offset` (or the end of a
     /// log that ended before it), and says how far it got.
     pub async fn wait_for(&self, offset: u64) -> Indexed {
+        self.wait_until(|now| now.offset >= offset).await
+    }
+
+    /// Waits until `done` holds for how far the indexer got, or it reached
+    /// the end of a log that ended; says how far it got.
+    pub async fn wait_until(&self, done: impl Fn(&Indexed) -> bool) -> Indexed {
         let mut progress = self.shared.progress.subscribe();
         loop {
             let now = *progress.borrow_and_update();
-            if now.offset >= offset || now.ended() {
+            if done(&now) || now.ended() {
                 return now;
             }
             if progress.changed().await.is_err() {

@@ -6,6 +6,7 @@
 //! beyond the cap a connection is accepted and closed at once, and the
 //! refusals are logged at most once a second.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use tracing::Instrument;
 
 use super::conn::{self, ConnContext};
 use crate::config::Port;
+use crate::http::client::canonical;
 use crate::metrics::PortLabels;
 
 /// Open connections the upload port takes at once: one upload, and a few
@@ -95,7 +97,7 @@ async fn accept_from(
                 let span = tracing::info_span!(
                     "conn",
                     port = port.name(),
-                    peer = %peer,
+                                        peer = %SocketAddr::new(canonical(peer.ip()), peer.port()),
                     protocol = tracing::field::Empty,
                 );
                 let connection = async move {

@@ -46,6 +46,7 @@ use crate::error::StartupError;
 use crate::http::observe::{Limits, Observer};
 use crate::http::reader::ReadHandler;
 use crate::http::upload::UploadHandler;
+use crate::index::LogIndex;
 use crate::metrics::Metrics;
 use crate::runtime_thread::{OwnRuntime, RuntimeThread};
 use crate::signals::Signals;
@@ -83,6 +84,8 @@ pub struct Server {
     /// `LIVELOG_READY_FILE`.
     ready_file: Option<std::path::PathBuf>,
     store: LogStore,
+    /// The line index and outline, whose indexer `serve` starts.
+    index: Option<LogIndex>,
     ctx: Arc<ConnContext>,
 }
 
@@ -136,6 +139,11 @@ impl Server {
         .map_err(temp_dir_error)?;
         let encodings = Encodings::create_in(&store, &config.temp_dir, config.ring_bytes)
             .map_err(temp_dir_error)?;
+        let index = config
+            .line_index
+            .then(|| LogIndex::create_in(&store, &config.temp_dir))
+            .transpose()
+            .map_err(temp_dir_error)?;
 
         let upload = UploadListener::bind(config.put_host, config.put_port)?;
         let readers = listen::bind_port(Port::Reader, config.get_host, config.get_port)?;
@@ -148,7 +156,12 @@ impl Server {
             );
         }
 
-        let ctx = Arc::new(connection_context(&config, &store, encodings, metrics, tls));
+        let logs = Logs {
+            store: store.clone(),
+            encodings,
+            index: index.clone(),
+        };
+        let ctx = Arc::new(connection_context(&config, logs, metrics, tls));
         Ok(Server {
             upload,
             reader_addrs,
@@ -156,6 +169,7 @@ impl Server {
             max_connections: config.max_connections,
             ready_file: config.ready_file.clone(),
             store,
+            index,
             ctx,
         })
     }
@@ -189,10 +203,15 @@ impl Server {
             max_connections,
             ready_file,
             store,
+            index,
             ctx,
         } = self;
         let graceful = Arc::new(GracefulShutdown::new());
         let upload_addrs = upload.addrs.clone();
+        let indexer = index
+            .map(|index| index.start(tracing::Span::current()))
+            .transpose()
+            .map_err(|err| StartupError::Thread("line index", err))?;
         let upload_thread = upload.start(Arc::clone(&ctx), Arc::clone(&graceful))?;
         let ready = Ready {
             put_port: upload_addrs.first().map_or(0, SocketAddr::port),
@@ -253,20 +272,34 @@ impl Server {
         }
         upload_thread.thread.stop().await;
         ctx.read.stop_compressors().await;
+        if let Some(indexer) = indexer {
+            indexer.stop().await;
+        }
         tracing::info!(stored = store.progress().len, "livelog stopped");
         Ok(())
     }
 }
 
+/// The log, its compressed copies and its index: what readers read.
+struct Logs {
+    store: LogStore,
+    encodings: Encodings,
+    index: Option<LogIndex>,
+}
+
 /// What every connection's service needs: the upload and reader handlers
-/// over `store`, the metrics, TLS, and the timeouts `config` sets.
+/// over `logs`, the metrics, TLS, and the timeouts `config` sets.
 fn connection_context(
     config: &Config,
-    store: &LogStore,
-    encodings: Encodings,
+    logs: Logs,
     metrics: Arc<Metrics>,
     tls: Option<TlsAcceptor>,
 ) -> ConnContext {
+    let Logs {
+        store,
+        encodings,
+        index,
+    } = logs;
     let observer = Observer::new(
         store.clone(),
         Arc::clone(&metrics),
@@ -275,7 +308,7 @@ fn connection_context(
     );
     ConnContext {
         upload: UploadHandler::new(store.clone(), Arc::new(observer), config.progress_every),
-        read: ReadHandler::new(store.clone(), encodings, config, Arc::clone(&metrics)),
+        read: ReadHandler::new(store, encodings, index, config, Arc::clone(&metrics)),
         metrics,
         tls,
         header_timeout: config.header_timeout,

@@ -45,6 +45,18 @@ impl Span {
         }
     }
 
+    /// A representation streamed from the log whose length is not known up
+    /// front (a line view).
+    pub(super) fn streamed() -> Span {
+        Span {
+            status: StatusCode::OK,
+            start: 0,
+            end: None,
+            content_length: None,
+            content_range: None,
+        }
+    }
+
     /// The span a selection stands for, or `Err(current_length)` when it is
     /// unsatisfiable.
     pub(super) fn of(selection: Selection) -> Result<Span, u64> {

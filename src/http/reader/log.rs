@@ -9,9 +9,11 @@ use http::{Method, Response, StatusCode};
 
 use super::body::{Reader, stream_body};
 use super::head::{Span, X_ACCEL_BUFFERING, insert, log_response, unsatisfiable, with_cors};
+use super::lines;
 use super::slots::Refused;
 use super::{Ask, LIVELOG_STATE, ReadHandler};
 use crate::http::encoding;
+use crate::http::query::{LineView, Query};
 use crate::http::ranges;
 use crate::http::{ResponseBody, empty, plain, sse};
 use crate::store::{Codec, Cursor, Phase, Progress};
@@ -22,10 +24,17 @@ impl ReadHandler {
     pub(super) fn read<B>(&self, ask: &Ask<'_, B>) -> Response<ResponseBody> {
         let req = ask.req;
         let progress = self.store.progress();
-        // Step 0: an event stream (`sse/`) is a representation of its
-        // own. Step 1: the coding. Compression and byte ranges do not mix (a
-        // `Range` gets identity), so each coding has its own path.
-        let mut resp = if sse::wants_events(req.headers()) {
+        let view = match LineView::of(&Query::of(req.uri().query())) {
+            Ok(view) => view,
+            Err(bad) => return with_cors(plain(StatusCode::BAD_REQUEST, &format!("{bad}\n"))),
+        };
+        // Step 0: a line view, or an event stream (`sse/`), is a
+        // representation of its own. Step 1: the coding. Compression and
+        // byte ranges do not mix (a `Range` gets identity), so each coding
+        // has its own path.
+        let mut resp = if let Some(view) = view {
+            self.read_lines(ask, view, progress)
+        } else if sse::wants_events(req.headers()) {
             self.events(ask, progress)
         } else {
             match encoding::choose(req.headers()) {
@@ -77,6 +86,41 @@ impl ReadHandler {
         // Proxies pass each event on at once (nginx buffers otherwise).
         insert(&mut resp, X_ACCEL_BUFFERING, "no");
         with_cors(resp)
+    }
+
+    /// A line view (`lines.rs`): the log's own bytes from the first line
+    /// asked for, with arrival times if asked. Like a byte range, it is
+    /// never compressed (identity is always acceptable, RFC 9110 §12.5.3),
+    /// and its length is not known up front.
+    fn read_lines<B>(
+        &self,
+        ask: &Ask<'_, B>,
+        view: LineView,
+        progress: Progress,
+    ) -> Response<ResponseBody> {
+        let req = ask.req;
+        if sse::wants_events(req.headers()) {
+            let reason = "bad request: tail, lines and timestamps are for the log's text; \
+                          an event stream resumes with from= or Last-Event-ID\n";
+            return with_cors(plain(StatusCode::BAD_REQUEST, reason));
+        }
+        let Some(index) = &self.index else {
+            let reason = "not found: line views need the line index, which is off \
+                          (LIVELOG_LINE_INDEX=off)\n";
+            return with_cors(plain(StatusCode::NOT_FOUND, reason));
+        };
+        let body = if req.method() == Method::HEAD {
+            empty()
+        } else {
+            match self.slots.take(ask.client, req.version(), "lines") {
+                Ok(admitted) => {
+                    let metrics = Arc::clone(&self.metrics);
+                    lines::body(index.clone(), view, progress.len, admitted, metrics)
+                }
+                Err(refused) => return self.slots.refuse(refused),
+            }
+        };
+        log_response(body, &Span::streamed())
     }
 
     /// The log's own bytes: all of it, or the range asked for.

@@ -36,6 +36,7 @@ use tokio::time::Instant;
 mod admission;
 mod body;
 mod head;
+mod lines;
 mod log;
 mod slots;
 
@@ -51,6 +52,7 @@ use crate::http::client::TrustedProxies;
 use crate::http::route::Route;
 use crate::http::viewer::Viewer;
 use crate::http::{ResponseBody, plain};
+use crate::index::LogIndex;
 use crate::metrics::{LimitLabels, Metrics};
 use crate::store::{Encodings, LogStore};
 
@@ -75,6 +77,8 @@ pub struct ReadHandler {
     failures: TokenFailures,
     /// The viewer page, built once.
     viewer: Viewer,
+    /// The line index and outline (`None`: `LIVELOG_LINE_INDEX=off`).
+    index: Option<LogIndex>,
 }
 
 /// One request, and the address of the client that sent it.
@@ -90,6 +94,7 @@ impl ReadHandler {
     pub fn new(
         store: LogStore,
         encodings: Encodings,
+        index: Option<LogIndex>,
         config: &Config,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -107,6 +112,7 @@ impl ReadHandler {
             proxies: TrustedProxies::new(config.trusted_proxies.clone()),
             failures: TokenFailures::new(config.max_token_failures),
             viewer: Viewer::new(),
+            index,
         }
     }
 
@@ -212,7 +218,7 @@ mod tests {
             max_readers: 4,
             ..Config::new(token)
         };
-        ReadHandler::new(store, encodings, &config, Arc::new(Metrics::new()))
+        ReadHandler::new(store, encodings, None, &config, Arc::new(Metrics::new()))
     }
 
     #[test]
