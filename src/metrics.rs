@@ -135,6 +135,10 @@ pub struct Metrics {
     pub tokens_refused: Counter,
     /// Requests refused with `429` by a per-address limit, by reason.
     pub requests_limited: Family<LimitLabels, Counter>,
+    /// Searches started (`/log/<token>/search`).
+    pub searches: Counter,
+    /// Outline requests (`/log/<token>/outline`, JSON or event stream).
+    pub outline_requests: Counter,
 }
 
 impl Default for Metrics {
@@ -162,6 +166,8 @@ impl Metrics {
             tls_handshake_failures: Counter::default(),
             tokens_refused: Counter::default(),
             requests_limited: Family::default(),
+            searches: Counter::default(),
+            outline_requests: Counter::default(),
         };
         for reason in ["token_failures", "address_readers"] {
             let _ = metrics
@@ -301,6 +307,16 @@ impl Metrics {
             "requests_limited",
             "Requests refused with 429 by a per-address limit, by reason",
             self.requests_limited.clone(),
+        );
+        registry.register(
+            "searches",
+            "Searches of the log started (/log/<token>/search)",
+            self.searches.clone(),
+        );
+        registry.register(
+            "outline_requests",
+            "Outline requests (/log/<token>/outline), documents and event streams",
+            self.outline_requests.clone(),
         );
     }
 }

@@ -105,9 +105,7 @@ impl ReadHandler {
             return with_cors(plain(StatusCode::BAD_REQUEST, reason));
         }
         let Some(index) = &self.index else {
-            let reason = "not found: line views need the line index, which is off \
-                          (LIVELOG_LINE_INDEX=off)\n";
-            return with_cors(plain(StatusCode::NOT_FOUND, reason));
+            return super::index_off();
         };
         let body = if req.method() == Method::HEAD {
             empty()

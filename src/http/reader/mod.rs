@@ -38,6 +38,8 @@ mod body;
 mod head;
 mod lines;
 mod log;
+mod outline;
+mod search;
 mod slots;
 
 pub use slots::RETRY_AFTER_SECS;
@@ -49,7 +51,7 @@ use slots::{Slots, retry_later};
 use crate::config::{Config, Port};
 use crate::http::access_log::{LoggedResponse, logged};
 use crate::http::client::TrustedProxies;
-use crate::http::route::Route;
+use crate::http::route::{Part, Route};
 use crate::http::viewer::Viewer;
 use crate::http::{ResponseBody, plain};
 use crate::index::LogIndex;
@@ -79,6 +81,23 @@ pub struct ReadHandler {
     viewer: Viewer,
     /// The line index and outline (`None`: `LIVELOG_LINE_INDEX=off`).
     index: Option<LogIndex>,
+}
+
+/// Which of the token-guarded resources a request is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum What {
+    /// `/view/<token>`.
+    View,
+    /// `/log/<token>`.
+    Log,
+    /// `/log/<token>/outline` or `/search`.
+    Part(Part),
+}
+
+/// `404` for what needs the line index when `LIVELOG_LINE_INDEX=off`.
+fn index_off() -> Response<ResponseBody> {
+    let reason = "not found: this needs the line index, which is off (LIVELOG_LINE_INDEX=off)\n";
+    with_cors(plain(StatusCode::NOT_FOUND, reason))
 }
 
 /// One request, and the address of the client that sent it.
@@ -138,9 +157,10 @@ impl ReadHandler {
 
     fn handle<B>(&self, ask: &Ask<'_, B>) -> Response<ResponseBody> {
         let req = ask.req;
-        let (token, view) = match Route::of(req.uri().path()) {
-            Route::View(token) => (token.unwrap_or(""), true),
-            Route::Log(token) => (token.unwrap_or(""), false),
+        let (token, what) = match Route::of(req.uri().path()) {
+            Route::View(token) => (token.unwrap_or(""), What::View),
+            Route::Log(token) => (token.unwrap_or(""), What::Log),
+            Route::LogPart(token, part) => (token, What::Part(part)),
             _ => {
                 return with_cors(plain(
                     StatusCode::NOT_FOUND,
@@ -149,6 +169,7 @@ impl ReadHandler {
             }
         };
         let method = req.method();
+        let view = what == What::View;
         if view && method != Method::GET && method != Method::HEAD {
             return with_cors(self.viewer.respond(method));
         }
@@ -173,11 +194,13 @@ impl ReadHandler {
             }
             return with_cors(plain(StatusCode::UNAUTHORIZED, "Access denied\n"));
         }
-        if view {
+        match what {
             // No reader slot: the page takes one when it opens its stream.
-            return self.viewer.respond(method);
+            What::View => self.viewer.respond(method),
+            What::Log => self.read(ask),
+            What::Part(Part::Outline) => self.outline(ask),
+            What::Part(Part::Search) => self.search(ask),
         }
-        self.read(ask)
     }
 
     /// Compares the path's token with `ACCESS_TOKEN` in constant time, after
