@@ -29,6 +29,11 @@ RUN set -eux; \
     rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+# What `livelog --version` reports (build.rs): the image's version (unless
+# it is the default below, then Cargo.toml's) and commit (.git is not in the
+# build context, so the builder is told it).
+ARG VERSION=0.0.0-dev
+ARG COMMIT=""
 # The same script .ci/run and the release workflow use: builds with
 # -C target-feature=+crt-static, checks the result is static, and lays out the
 # image's root file system (/livelog and an empty /tmp) in /rootfs. The run
@@ -36,6 +41,7 @@ COPY . .
 # a build sandbox.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
+    LIVELOG_VERSION="${VERSION#0.0.0-dev}" LIVELOG_COMMIT="$COMMIT" \
     scripts/build-static.sh --no-run --rootfs /rootfs "${TARGETARCH:-$BUILDARCH}"
 
 FROM scratch

@@ -19,7 +19,14 @@ fn main() {
         .or_else(git_commit)
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=LIVELOG_BUILD_VERSION={}", version.trim());
-    println!("cargo:rustc-env=LIVELOG_BUILD_COMMIT={}", commit.trim());
+        // A full hash (a CI system's) is shown as git's short form is.
+    let commit = commit.trim();
+    let commit = if commit.len() > 12 && commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &commit[..12]
+    } else {
+        commit
+    };
+    println!("cargo:rustc-env=LIVELOG_BUILD_COMMIT={commit}");
 }
 
 /// The checkout's HEAD commit (12 hex digits), rebuilt when HEAD moves.
