@@ -1,7 +1,12 @@
 //! Fuzzes the `Range` header parser and the range selection with any header
 //! value and any log state: the parser must never panic, and whatever it
 //! accepts must select a range inside the representation (the same property
-//! as the `proptest` in `src/ranges.rs`, driven by coverage instead).
+//! as the `proptest` in `src/http/ranges/tests.rs`, driven by coverage
+//! instead).
+//!
+//! The range code is livelog's own source, compiled here as modules of this
+//! crate: `ranges` uses `crate::store::{Phase, Progress}`, which the
+//! `store` module below provides from livelog's `src/store/progress.rs`.
 //!
 //! Input layout: 8 bytes of log length (little endian), 1 byte of phase,
 //! then the header value's bytes.
@@ -9,8 +14,16 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use livelog::ranges::{self, Selection};
-use livelog::store::{Phase, Progress};
+
+#[allow(dead_code)]
+#[path = "../../src/http/ranges/mod.rs"]
+mod ranges;
+#[allow(dead_code)]
+#[path = "../../src/store/progress.rs"]
+mod store;
+
+use ranges::Selection;
+use store::{Phase, Progress};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 9 {

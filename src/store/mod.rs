@@ -8,6 +8,7 @@
 //! ([`Cursor`]). Each job has its file:
 //!
 //! * `file.rs` — the temp file and positional I/O on it;
+//! * `progress.rs` — what the notifier tells readers: length and phase;
 //! * `ring.rs` — the ring of recent chunks;
 //! * `upload.rs` — the one writer: append, then publish;
 //! * `cursor.rs` — a reader's position and how it gets the next chunk;
@@ -38,6 +39,7 @@ mod compressed;
 mod cursor;
 mod file;
 mod positions;
+mod progress;
 mod ring;
 mod spill;
 mod upload;
@@ -54,6 +56,7 @@ pub use arrivals::{ArrivalWalk, Arrivals};
 pub use catch_up::{BUDGET_WAIT, FILE_READ_BYTES, UNBUDGETED_READ_BYTES};
 pub use compressed::{Codec, Encodings};
 pub use cursor::{Cursor, Incomplete, ReadError};
+pub use progress::{Phase, Progress};
 pub use spill::Spilled;
 pub use upload::{Upload, UploadConflict};
 
@@ -63,53 +66,6 @@ use positions::Positions;
 use ring::Ring;
 
 use crate::metrics::StoreMetrics;
-
-/// Where the upload stands. Readers decide how to end their response from it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
-    /// No upload has started yet; readers wait for one.
-    AwaitingUpload,
-    /// The upload is running; the log may still grow.
-    Uploading,
-    /// The upload ended cleanly: the log is complete and its length final.
-    Complete,
-    /// The upload broke (client gone, bad framing, storage error), or none
-    /// will ever come (livelog is stopping). The stored bytes stay readable,
-    /// but every response must end *incomplete*.
-    Broken,
-}
-
-impl Phase {
-    /// The log's state as readers are told it (the `Livelog-State` header,
-    /// `/status`, `/metrics`): `waiting` for the upload, `live` while it
-    /// runs, `complete`, or `incomplete` when it broke.
-    pub fn name(self) -> &'static str {
-        match self {
-            Phase::AwaitingUpload => "waiting",
-            Phase::Uploading => "live",
-            Phase::Complete => "complete",
-            Phase::Broken => "incomplete",
-        }
-    }
-
-    /// Every phase, in the order a log goes through them.
-    pub const ALL: [Phase; 4] = [
-        Phase::AwaitingUpload,
-        Phase::Uploading,
-        Phase::Complete,
-        Phase::Broken,
-    ];
-}
-
-/// What readers are told each time the log changes: the stored length in bytes
-/// and the upload's phase.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Progress {
-    /// Bytes stored so far (in the file, and readable).
-    pub len: u64,
-    /// Where the upload stands.
-    pub phase: Phase,
-}
 
 /// Sizes of the store's memory, in bytes.
 #[derive(Clone, Copy, Debug)]
