@@ -1,7 +1,8 @@
 //! Connections (issue 10): the connection cap, answers to requests hyper
 //! refuses, plain HTTP on the HTTPS port, refused uploads that linger, every
 //! stored byte ahead of an incomplete end, the token on every port, and a
-//! quick stop when nothing is left to wait for. Real binary, real sockets.
+//! quick stop when nothing is left to wait for. Real sockets (signals, prlimit
+//! and /proc: the binary).
 
 // Tests and benchmarks panic on what they did not expect, and time the real
 // process from outside with std's clock: the lint policy is livelog's own.
@@ -59,7 +60,7 @@ fn connections_beyond_the_cap_are_closed_and_a_reader_is_served_later() {
         // Long enough that none of the 50 is timed out before the checks
         // below on a busy machine; they are timed out after them.
         .env("LIVELOG_HEADER_TIMEOUT_SECS", "6")
-        .start();
+        .start_process();
     let port = d.get.port();
     // 60 connections that send nothing; ten are closed at once.
     let idle: Vec<TcpStream> = (0..60)
@@ -175,7 +176,7 @@ fn a_streamed_upload_that_fills_the_disk_reads_its_507() {
         let d = Daemon::builder()
             .own_temp_dir()
             .wrapper(&["prlimit", "--fsize=100000", "--"])
-            .start();
+            .start_process();
         let out = Command::new("bash")
             .args([
                 "-c",
@@ -413,7 +414,7 @@ fn the_token_sent_anywhere_never_reaches_the_log() {
 )]
 fn sigterm_with_nothing_to_wait_for_exits_at_once() {
     // A reader waiting for an upload that has not started.
-    let mut d = Daemon::start();
+    let mut d = Daemon::start_process();
     let mut reader = Command::new("curl")
         .args(["-sN", &d.get_url()])
         .stdout(Stdio::null())
@@ -434,7 +435,7 @@ fn sigterm_with_nothing_to_wait_for_exits_at_once() {
     );
 
     // A complete log whose reader has everything and keeps its connection.
-    let mut d = Daemon::start();
+    let mut d = Daemon::start_process();
     let mut up = Uploader::start(d.put);
     up.chunk(b"all of it\n");
     assert_eq!(up.finish().0, 201);
@@ -470,7 +471,7 @@ fn reader_waiting(d: &Daemon) -> bool {
     ignore = "sends SIGTERM with kill(1) and reads /proc"
 )]
 fn sigterm_during_an_upload_lets_it_finish_within_the_grace() {
-    let mut d = Daemon::start();
+    let mut d = Daemon::start_process();
     let mut up = Uploader::start(d.put);
     up.chunk(b"first\n");
     let url = d.get_url();

@@ -1,5 +1,5 @@
 //! The core contract (issue 2): one upload streamed live to token-checked
-//! readers, against the real binary over real sockets.
+//! readers, over real sockets (signals, exit codes and /proc: the binary).
 
 // Tests and benchmarks panic on what they did not expect, and time the real
 // process from outside with std's clock: the lint policy is livelog's own.
@@ -291,7 +291,7 @@ fn token_never_appears_in_logs() {
     ignore = "reads /proc; tests/platform.rs covers every platform"
 )]
 fn temp_file_is_unlinked_even_after_sigkill() {
-    let mut d = Daemon::builder().own_temp_dir().start();
+    let mut d = Daemon::builder().own_temp_dir().start_process();
     let dir = d.temp_dir().unwrap().to_owned();
     let mut up = Uploader::start(d.put);
     up.chunk(&pattern(100_000, 3));
@@ -324,7 +324,7 @@ fn temp_file_is_unlinked_even_after_sigkill() {
 #[test]
 #[cfg_attr(not(unix), ignore = "sends SIGTERM with kill(1)")]
 fn sigterm_exits_zero_and_lets_a_complete_log_drain() {
-    let mut d = Daemon::start();
+    let mut d = Daemon::start_process();
     let data = pattern(2_000_000, 4);
     let resp = client().put(d.put_url()).body(data.clone()).send().unwrap();
     assert_eq!(resp.status(), 201);
@@ -343,7 +343,7 @@ fn sigterm_exits_zero_and_lets_a_complete_log_drain() {
 #[test]
 #[cfg_attr(not(unix), ignore = "sends SIGTERM with kill(1)")]
 fn sigterm_ends_a_live_read_incomplete_and_exits_zero() {
-    let mut d = Daemon::start();
+    let mut d = Daemon::start_process();
     let mut up = Uploader::start(d.put);
     up.chunk(b"still running\n");
     let reader = CurlReader::spawn(&["-sN", "--max-time", "30", &d.get_url()]);

@@ -3,7 +3,7 @@
 //! live line reaches a compressed reader at once; a broken upload ends a
 //! compressed response incomplete; `Range` and q-values are honoured; `HEAD`
 //! says what a `GET` would get; one compressor serves every reader of a
-//! coding. Real binary, real curl.
+//! coding. Real sockets, real curl.
 
 // Tests and benchmarks panic on what they did not expect, and time the real
 // process from outside with std's clock: the lint policy is livelog's own.

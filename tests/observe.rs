@@ -1,6 +1,6 @@
 //! Seeing what livelog is doing (issue 14): `/metrics` and `/status` on the
-//! upload port, scraped from the real binary while an upload and readers
-//! run; `Livelog-State` on reader responses; JSON logs; progress lines.
+//! upload port, scraped while an upload and readers run; `Livelog-State` on
+//! reader responses; JSON logs (the binary's); progress lines.
 
 // Tests and benchmarks panic on what they did not expect, and time the real
 // process from outside with std's clock: the lint policy is livelog's own.

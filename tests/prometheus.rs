@@ -27,7 +27,7 @@ type CurlReader = thread::JoinHandle<(i32, Vec<u8>, String)>;
 /// A daemon with an upload running and two readers following it, so that
 /// every metric (the latency histogram included) has values.
 fn busy_daemon() -> (Daemon, Uploader, Vec<CurlReader>) {
-    let d = Daemon::start();
+    let d = Daemon::start_process();
     let mut up = Uploader::start(d.put);
     up.chunk(b"a first line\n");
     let readers = (0..2)

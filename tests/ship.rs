@@ -236,7 +236,7 @@ fn upload_port_is_loopback_only_by_default() {
     let Some(ip) = outside_ipv4("upload_port_is_loopback_only_by_default") else {
         return;
     };
-    let d = Daemon::builder().own_temp_dir().start();
+    let d = Daemon::builder().own_temp_dir().start_process();
     assert_eq!(
         d.put.ip(),
         IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -268,7 +268,7 @@ fn put_host_all_interfaces_binds_there_and_warns() {
     let d = Daemon::builder()
         .env("LIVELOG_PUT_HOST", "0.0.0.0")
         .own_temp_dir()
-        .start();
+        .start_process();
     assert_eq!(d.put.ip(), IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let stderr = d.stderr();
     let warning = stderr
@@ -293,7 +293,7 @@ fn put_host_one_address_binds_only_that_address() {
     let d = Daemon::builder()
         .env("LIVELOG_PUT_HOST", ip.to_string())
         .own_temp_dir()
-        .start();
+        .start_process();
     assert_eq!(d.put.ip(), IpAddr::V4(ip), "{}", d.stderr());
     assert!(
         d.stderr()
@@ -318,7 +318,7 @@ fn put_host_ipv6_loopback_needs_no_warning() {
     let d = Daemon::builder()
         .env("LIVELOG_PUT_HOST", "::1")
         .own_temp_dir()
-        .start();
+        .start_process();
     assert_eq!(d.put.ip(), "::1".parse::<IpAddr>().unwrap());
     assert!(
         !d.stderr().contains("non-loopback"),
