@@ -1,14 +1,16 @@
-//! The one test harness, shared by the integration tests (`mod common;`) and
-//! `benches/e2e.rs` (`#[path = "../tests/common/mod.rs"] mod common;`): it
-//! runs livelog on ephemeral ports and talks to it over real sockets with
-//! real clients.
+//! The one test harness, shared by the integration tests (`tests/protocol/`,
+//! `tests/process/` and `tests/browser/`, each with
+//! `#[path = "../common/mod.rs"] mod common;`) and the benches (`benches/e2e.rs`
+//! and others: `#[path = "../tests/common/mod.rs"] mod common;`): it runs
+//! livelog on ephemeral ports and talks to it over real sockets with real
+//! clients.
 //!
 //! - [`daemon`]: start livelog ([`Daemon`], [`DaemonBuilder`]) and read its
-//!   log. `start()` runs it in the test process, `start_process()` runs the
-//!   real binary (the tests about the process, the browser tests and the
-//!   benches), as does `start()` when `LIVELOG_TEST_BIN` names a program
-//!   (wine); signals, exit codes and what `/proc` says about it (RSS, CPU
-//!   time) are the process's alone.
+//!   log. `start()` runs it in the test process (the protocol tests),
+//!   `start_process()` runs the real binary (the process tests, the browser
+//!   tests and the benches), as does `start()` when `LIVELOG_TEST_BIN` names
+//!   a program (wine); signals, exit codes and what `/proc` says about it
+//!   (RSS, CPU time) are the process's alone.
 //! - [`in_process`]: the in-process backend: livelog's library on a runtime
 //!   of its own, its log captured per instance in the binary's text format.
 //! - [`body`]: the one streaming body reader ([`read_body`], [`Streamed`]):

@@ -11,18 +11,12 @@
 //! broken uploads, reader slots and the stall timeout on HTTP/1.1 and
 //! HTTP/2, and the viewer page's response.
 
-// Tests and benchmarks panic on what they did not expect, and time the real
-// process from outside with std's clock: the lint policy is livelog's own.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
-
-mod common;
-
 use std::io::{BufRead, BufReader, Read};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     CurlReader, Daemon, RawReader, SOON, TOKEN, Uploader, curl, pattern, read_body,
     self_signed_cert, wait_until,
 };

@@ -7,12 +7,6 @@
 //! certificates). `.ci/run` also runs this file against the Windows build
 //! under wine (`LIVELOG_TEST_BIN`), less the tests it lists as left out.
 
-// Tests and benchmarks panic on what they did not expect, and time the real
-// process from outside with std's clock: the lint policy is livelog's own.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
-
-mod common;
-
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
@@ -20,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Daemon, DaemonBuilder, TOKEN, binary, curl, wait_until};
+use crate::common;
+use crate::common::{Daemon, DaemonBuilder, TOKEN, binary, curl, wait_until};
 
 /// Whether this machine has an IPv6 loopback (a container may not).
 fn ipv6_loopback() -> Result<(), String> {

@@ -3,19 +3,14 @@
 //! are generous (a busy 2-core machine), and every assertion is on what a
 //! user would see: status codes, exact bytes, exit codes, stderr lines.
 
-// Tests and benchmarks panic on what they did not expect, and time the real
-// process from outside with std's clock: the lint policy is livelog's own.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
-
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{
+use crate::common;
+use crate::common::{
     CurlUpload, Daemon, DaemonBuilder, Streamed, TOKEN, UploadFrom, client, curl, pattern,
     raw_exchange, read_body, self_signed_cert, wait_until,
 };

@@ -7,17 +7,11 @@
 //! and a client that does not verify it. `.ci/run` runs this file against
 //! the Windows build under wine too.
 
-// Tests and benchmarks panic on what they did not expect, and time the real
-// process from outside with std's clock: the lint policy is livelog's own.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
-
-mod common;
-
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Daemon, TOKEN};
+use crate::common::{Daemon, TOKEN};
 
 /// A plain client with no timeouts of its own (as Go's `http.Client{}`).
 fn client() -> reqwest::blocking::Client {

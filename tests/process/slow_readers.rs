@@ -6,19 +6,14 @@
 //! Sizes are chosen so the whole file runs in well under a minute with the
 //! debug binary; speed targets live in `benches/e2e.rs`, not here.
 
-// Tests and benchmarks panic on what they did not expect, and time the real
-// process from outside with std's clock: the lint policy is livelog's own.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
-
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::body::read_into;
-use common::{
+use crate::common;
+use crate::common::body::read_into;
+use crate::common::{
     Checker, CurlReader, Daemon, RawReader, SOON, UploadFrom, Uploader, net, pattern, read_body,
     read_complete, self_signed_cert, wait_until,
 };
