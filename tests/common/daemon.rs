@@ -209,7 +209,7 @@ impl DaemonBuilder {
             get: SocketAddr::new([127, 0, 0, 1].into(), get.port()),
             get_bound: get,
             stderr,
-            backend: Backend::Process(child),
+            backend: Backend::Process { child, collector },
             temp_dir: self.temp_dir,
         }
     }
@@ -264,8 +264,12 @@ pub struct Daemon {
 
 /// Where a [`Daemon`] runs.
 enum Backend {
-    /// The binary.
-    Process(Child),
+    /// The binary, and the thread collecting its stderr (it ends when the
+    /// pipe closes, i.e. when the process has exited).
+    Process {
+        child: Child,
+        collector: std::thread::JoinHandle<()>,
+    },
     /// The library, in this process.
     InProcess(Instance),
 }
@@ -328,7 +332,7 @@ impl Daemon {
     /// daemon runs in the test process.
     fn process(&mut self, what: &str) -> &mut Child {
         match &mut self.backend {
-            Backend::Process(child) => child,
+            Backend::Process { child, .. } => child,
             Backend::InProcess(_) => not_a_process(what),
         }
     }
@@ -336,7 +340,7 @@ impl Daemon {
     /// The process's pid, for `what` (see [`Daemon::process`]).
     fn process_id(&self, what: &str) -> u32 {
         match &self.backend {
-            Backend::Process(child) => child.id(),
+            Backend::Process { child, .. } => child.id(),
             Backend::InProcess(_) => not_a_process(what),
         }
     }
@@ -356,12 +360,19 @@ impl Daemon {
         assert!(status.success());
     }
 
-    /// Waits (up to `limit`) for the process to exit (process only).
+    /// Waits (up to `limit`) for the process to exit (process only). Once it
+    /// has, [`Daemon::stderr`] holds everything it wrote (its last lines are
+    /// collected before this returns, within 5 s).
     pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let child = self.process("wait_exit()");
         let started = Instant::now();
+        let Backend::Process { child, collector } = &mut self.backend else {
+            not_a_process("wait_exit()")
+        };
         loop {
             if let Some(status) = child.try_wait().expect("wait") {
+                // The pipe closed with the process: wait for the collector
+                // to store what was still in it.
+                wait_until(Duration::from_secs(5), || collector.is_finished());
                 return Some(status);
             }
             if started.elapsed() > limit {
@@ -427,7 +438,7 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         // The in-process instance stops when `backend` drops (before the
         // temp dir does).
-        if let Backend::Process(child) = &mut self.backend {
+        if let Backend::Process { child, .. } = &mut self.backend {
             let _ = child.kill();
             let _ = child.wait();
         }
