@@ -502,7 +502,7 @@ fn start_daemon() -> Daemon {
     Daemon::builder()
         .program(binary())
         .env("LIVELOG_TEMP_DIR", temp_dir.to_string_lossy())
-        .start()
+        .start_process()
 }
 
 /// `curl -T -` of `path` to the daemon; returns the time it took.

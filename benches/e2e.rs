@@ -215,7 +215,7 @@ fn start_daemon() -> Daemon {
     Daemon::builder()
         .program(binary())
         .env("LIVELOG_TEMP_DIR", temp_dir().to_string_lossy())
-        .start()
+        .start_process()
 }
 
 // ---------------------------------------------------------------- data

@@ -75,38 +75,39 @@ left_out=(
     # SIGTERM: wine ends the Windows process on it as TerminateProcess
     # would, and Windows has no such signal. Windows' stop requests are the
     # console's Ctrl-C/Ctrl-Break/close; wine turns SIGINT into Ctrl-C, which
-    # platform.rs's the_stop_request_lets_a_finished_log_drain_and_exits_zero
+    # platform::the_stop_request_lets_a_finished_log_drain_and_exits_zero
     # tests.
-    sigterm_with_nothing_to_wait_for_exits_at_once
-    sigterm_during_an_upload_lets_it_finish_within_the_grace
-    sigterm_exits_zero_and_lets_a_complete_log_drain
-    sigterm_ends_a_live_read_incomplete_and_exits_zero
+    connections::sigterm_with_nothing_to_wait_for_exits_at_once
+    connections::sigterm_during_an_upload_lets_it_finish_within_the_grace
+    core::sigterm_exits_zero_and_lets_a_complete_log_drain
+    core::sigterm_ends_a_live_read_incomplete_and_exits_zero
     # prlimit: Unix resource limits (file size, open files) with no Windows
     # counterpart; under wine they would limit (and SIGXFSZ would kill) wine.
-    a_streamed_upload_that_fills_the_disk_reads_its_507
-    storage_failure_gives_507_and_readers_end_incomplete
-    storage_failure_bursty_reader_gets_every_stored_byte
-    storage_failure_over_tls_gives_every_stored_byte_then_incomplete
-    readers_beyond_a_low_inherited_open_files_limit_are_served
+    connections::a_streamed_upload_that_fills_the_disk_reads_its_507
+    hardening::storage_failure_gives_507_and_readers_end_incomplete
+    hardening::storage_failure_bursty_reader_gets_every_stored_byte
+    hardening::storage_failure_over_tls_gives_every_stored_byte_then_incomplete
+    slow_readers::readers_beyond_a_low_inherited_open_files_limit_are_served
     # /proc of the daemon's pid: under wine that describes wine (sockets are
     # held by wineserver, memory includes wine's own).
-    connections_beyond_the_cap_are_closed_and_a_reader_is_served_later
-    stalled_reader_costs_bounded_memory_and_then_gets_every_byte
+    connections::connections_beyond_the_cap_are_closed_and_a_reader_is_served_later
+    slow_readers::stalled_reader_costs_bounded_memory_and_then_gets_every_byte
     # Unix's promise (unlinked at creation, checked in /proc); Windows' own
-    # (delete-on-close, nothing left after a hard kill) is platform.rs's
-    # a_hard_kill_leaves_nothing_in_the_temp_dir.
-    temp_file_is_unlinked_even_after_sigkill
+    # (delete-on-close, nothing left after a hard kill) is
+    # platform::a_hard_kill_leaves_nothing_in_the_temp_dir.
+    core::temp_file_is_unlinked_even_after_sigkill
     # wine converts the Unix environment to Unicode itself, so a variable
     # that is not Unicode never reaches the Windows program.
-    livelogs_own_variable_that_is_not_unicode_is_a_startup_error_naming_it
+    platform::livelogs_own_variable_that_is_not_unicode_is_a_startup_error_naming_it
     # The process_* metrics are read from Linux's /proc; Windows has none.
-    process_metrics_are_exposed
+    observe::process_metrics_are_exposed
 )
 skips=()
 for t in "${left_out[@]}"; do skips+=(--skip "$t"); done
 
-tests=(--test go_livelog --test platform --test core --test connections --test hardening
-       --test ranges --test ship --test slow_readers --test observe --test encoding --test sse)
+# Every integration test but the browser's: with LIVELOG_TEST_BIN set, the
+# protocol tests too run that program rather than livelog in-process.
+tests=(--test protocol --test process)
 echo "-- integration tests against livelog.exe under wine (${#left_out[@]} left out, listed in $0)"
 if ! LIVELOG_TEST_BIN="$work/livelog" cargo test --no-fail-fast "${tests[@]}" -- "${skips[@]}" \
         2>&1 | tee "$work/tests.log"; then
@@ -114,7 +115,7 @@ if ! LIVELOG_TEST_BIN="$work/livelog" cargo test --no-fail-fast "${tests[@]}" --
     # once on a busy machine (the .exe then exits at once, silently). Each
     # failed test gets one more run, alone; a real failure fails again.
     mapfile -t failed < <(sed -n '/^failures:$/,/^test result/p' "$work/tests.log" \
-        | sed -n 's/^    \([a-z0-9_]*\)$/\1/p' | sort -u)
+        | sed -n 's/^    \([a-z0-9_:]*\)$/\1/p' | sort -u)
     [ "${#failed[@]}" -gt 0 ] || exit 1
     echo "-- again, one at a time: ${failed[*]}"
     for t in "${failed[@]}"; do

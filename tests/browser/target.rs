@@ -13,7 +13,7 @@ pub fn server_with(envs: &[(&str, &str)]) -> Daemon {
     for (k, v) in envs {
         builder = builder.env(k, *v);
     }
-    builder.start()
+    builder.start_process()
 }
 
 /// Starts livelog with heartbeats every second.

@@ -1,5 +1,9 @@
-//! The daemon under test: the real binary on ephemeral ports, its stderr
-//! captured line by line, and what `/proc` says about the process.
+//! The daemon under test, on ephemeral ports, and its log: in this process
+//! by default ([`DaemonBuilder::start`], livelog's library on a thread and
+//! runtime of its own: see `in_process.rs`), or the real binary
+//! ([`DaemonBuilder::start_process`]), its stderr captured line by line, for
+//! what only a process has: signals, exit codes, `/proc` (RSS, CPU time,
+//! open files), a wrapper such as prlimit.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
@@ -9,7 +13,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{TOKEN, wait_until};
+use super::in_process::Instance;
+use super::{TOKEN, in_process, wait_until};
 
 /// The program under test: `LIVELOG_TEST_BIN` if set (scripts/wine-tests.sh
 /// sets it to a wrapper that runs the Windows build under wine), else the
@@ -22,11 +27,18 @@ pub fn binary() -> &'static str {
     })
 }
 
+/// Whether `LIVELOG_TEST_BIN` names the program to test (wine): then every
+/// daemon is that program, [`DaemonBuilder::start`] included.
+fn test_bin_set() -> bool {
+    std::env::var_os("LIVELOG_TEST_BIN").is_some()
+}
+
 /// Builds a daemon: environment (cleared, then ACCESS_TOKEN=secretpuppy and
-/// both ports 0 unless overridden), the program, an optional wrapper command
-/// (e.g. prlimit).
+/// both ports 0 unless overridden), and, for the process, the program and an
+/// optional wrapper command (e.g. prlimit).
 pub struct DaemonBuilder {
-    program: PathBuf,
+    /// `None`: [`binary`].
+    program: Option<PathBuf>,
     envs: Vec<(String, String)>,
     wrapper: Vec<String>,
     temp_dir: Option<tempfile::TempDir>,
@@ -41,7 +53,7 @@ impl Default for DaemonBuilder {
 impl DaemonBuilder {
     pub fn new() -> Self {
         DaemonBuilder {
-            program: binary().into(),
+            program: None,
             envs: vec![
                 ("ACCESS_TOKEN".into(), TOKEN.into()),
                 ("LIVELOG_PUT_PORT".into(), "0".into()),
@@ -52,9 +64,10 @@ impl DaemonBuilder {
         }
     }
 
-    /// Runs `program` instead of [`binary`] (the bench's `LIVELOG_BENCH_BIN`).
+    /// Runs `program` instead of [`binary`] (the bench's `LIVELOG_BENCH_BIN`);
+    /// process only.
     pub fn program(mut self, program: impl Into<PathBuf>) -> Self {
-        self.program = program.into();
+        self.program = Some(program.into());
         self
     }
 
@@ -72,7 +85,8 @@ impl DaemonBuilder {
         self
     }
 
-    /// Runs the binary under `wrapper` (e.g. `["prlimit", "--fsize=1048576", "--"]`).
+    /// Runs the binary under `wrapper` (e.g. `["prlimit", "--fsize=1048576", "--"]`);
+    /// process only.
     pub fn wrapper(mut self, wrapper: &[&str]) -> Self {
         self.wrapper = wrapper.iter().map(|s| s.to_string()).collect();
         self
@@ -86,12 +100,18 @@ impl DaemonBuilder {
         self
     }
 
+    /// The program to run: [`binary`] unless [`DaemonBuilder::program`].
+    fn program_path(&self) -> PathBuf {
+        self.program.clone().unwrap_or_else(|| binary().into())
+    }
+
     fn command(&self) -> Command {
+        let program = self.program_path();
         let mut cmd = match self.wrapper.split_first() {
-            None => Command::new(&self.program),
+            None => Command::new(&program),
             Some((wrapper, args)) => {
                 let mut c = Command::new(wrapper);
-                c.args(args).arg(&self.program);
+                c.args(args).arg(&program);
                 c
             }
         };
@@ -114,12 +134,40 @@ impl DaemonBuilder {
         cmd
     }
 
-    /// Starts the daemon and waits (up to 10 s) for its ready line.
+    /// Starts the daemon in this process and waits (up to 10 s) until it
+    /// logged its ready line; panics if it cannot start. With
+    /// `LIVELOG_TEST_BIN` set, starts that program instead
+    /// ([`DaemonBuilder::start_process`]), so that wine runs every test.
+    ///
+    /// The environment is the builder's alone, as for the process; `DEBUG`
+    /// and `RUST_LOG` choose what its log keeps, as they do the binary's.
     pub fn start(self) -> Daemon {
+        if test_bin_set() {
+            return self.start_process();
+        }
+        assert!(
+            self.wrapper.is_empty() && self.program.is_none(),
+            "a wrapper or a program of its own runs the binary: start this daemon with start_process()"
+        );
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (instance, put, get) = in_process::start(&self.envs, Arc::clone(&stderr));
+        Daemon {
+            put,
+            get: SocketAddr::new([127, 0, 0, 1].into(), get.port()),
+            get_bound: get,
+            stderr,
+            backend: Backend::InProcess(instance),
+            temp_dir: self.temp_dir,
+        }
+    }
+
+    /// Starts the binary ([`binary`], or [`DaemonBuilder::program`], under the
+    /// wrapper if any) and waits (up to 10 s) for its ready line.
+    pub fn start_process(self) -> Daemon {
         let mut child = self
             .command()
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.program.display()));
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.program_path().display()));
         let stderr = Arc::new(Mutex::new(String::new()));
         let (ready_tx, ready_rx) = mpsc::channel::<(SocketAddr, SocketAddr)>();
         let pipe = child.stderr.take().expect("stderr");
@@ -157,17 +205,17 @@ impl DaemonBuilder {
             }
         };
         Daemon {
-            child,
             put,
             get: SocketAddr::new([127, 0, 0, 1].into(), get.port()),
             get_bound: get,
             stderr,
+            backend: Backend::Process { child, collector },
             temp_dir: self.temp_dir,
         }
     }
 
-    /// Runs the binary expecting it to exit by itself within `limit`;
-    /// returns its exit status and stderr.
+    /// Runs the binary (always: an exit status is the process's) expecting it
+    /// to exit by itself within `limit`; returns its exit status and stderr.
     pub fn run_to_exit(self, limit: Duration) -> (ExitStatus, String) {
         let mut child = self.command().spawn().expect("spawn livelog");
         let mut pipe = child.stderr.take().unwrap();
@@ -198,23 +246,43 @@ fn field(line: &str, key: &str) -> Option<SocketAddr> {
     rest[..end].trim_matches('"').parse().ok()
 }
 
-/// A running livelog. Killed (SIGKILL) on drop if still running.
+/// A running livelog, in this process or the binary. Stopped at once on
+/// drop: the process is killed (SIGKILL), the in-process one dropped with
+/// its runtime, without the graceful shutdown's wait.
 pub struct Daemon {
-    pub child: Child,
     /// Upload listener address.
     pub put: SocketAddr,
     /// Reader listener address, as a client dials it (127.0.0.1).
     pub get: SocketAddr,
     /// Reader listener address as bound (0.0.0.0).
     pub get_bound: SocketAddr,
+    /// Its log: the process's stderr, or the in-process instance's lines.
     stderr: Arc<Mutex<String>>,
+    backend: Backend,
     temp_dir: Option<tempfile::TempDir>,
 }
 
+/// Where a [`Daemon`] runs.
+enum Backend {
+    /// The binary, and the thread collecting its stderr (it ends when the
+    /// pipe closes, i.e. when the process has exited).
+    Process {
+        child: Child,
+        collector: std::thread::JoinHandle<()>,
+    },
+    /// The library, in this process.
+    InProcess(Instance),
+}
+
 impl Daemon {
-    /// Default daemon.
+    /// Default daemon, in this process ([`DaemonBuilder::start`]).
     pub fn start() -> Daemon {
         DaemonBuilder::new().start()
+    }
+
+    /// Default daemon, the binary ([`DaemonBuilder::start_process`]).
+    pub fn start_process() -> Daemon {
+        DaemonBuilder::new().start_process()
     }
 
     pub fn builder() -> DaemonBuilder {
@@ -236,7 +304,7 @@ impl Daemon {
         format!("https://localhost:{}/log/{TOKEN}", self.get.port())
     }
 
-    /// Everything the daemon wrote to stderr so far.
+    /// Everything the daemon logged so far (the process: its stderr).
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
@@ -260,21 +328,51 @@ impl Daemon {
         self.temp_dir.as_ref().map(|d| d.path())
     }
 
-    /// Sends `signal` (e.g. "TERM", "KILL") with kill(1).
+    /// The process, for `what` (a process-only method); panics if this
+    /// daemon runs in the test process.
+    fn process(&mut self, what: &str) -> &mut Child {
+        match &mut self.backend {
+            Backend::Process { child, .. } => child,
+            Backend::InProcess(_) => not_a_process(what),
+        }
+    }
+
+    /// The process's pid, for `what` (see [`Daemon::process`]).
+    fn process_id(&self, what: &str) -> u32 {
+        match &self.backend {
+            Backend::Process { child, .. } => child.id(),
+            Backend::InProcess(_) => not_a_process(what),
+        }
+    }
+
+    /// The process (process only).
+    pub fn child(&mut self) -> &mut Child {
+        self.process("child()")
+    }
+
+    /// Sends `signal` (e.g. "TERM", "KILL") with kill(1) (process only).
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
+            .arg(self.process_id("signal()").to_string())
             .status()
             .expect("kill");
         assert!(status.success());
     }
 
-    /// Waits (up to `limit`) for the process to exit.
+    /// Waits (up to `limit`) for the process to exit (process only). Once it
+    /// has, [`Daemon::stderr`] holds everything it wrote (its last lines are
+    /// collected before this returns, within 5 s).
     pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
         let started = Instant::now();
+        let Backend::Process { child, collector } = &mut self.backend else {
+            not_a_process("wait_exit()")
+        };
         loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
+            if let Some(status) = child.try_wait().expect("wait") {
+                // The pipe closed with the process: wait for the collector
+                // to store what was still in it.
+                wait_until(Duration::from_secs(5), || collector.is_finished());
                 return Some(status);
             }
             if started.elapsed() > limit {
@@ -284,24 +382,24 @@ impl Daemon {
         }
     }
 
-    /// The daemon's pid.
+    /// The daemon's pid (process only).
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process_id("pid()")
     }
 
-    /// Peak resident set size so far (VmHWM), in KiB.
+    /// Peak resident set size so far (VmHWM), in KiB (process only).
     pub fn peak_rss_kib(&self) -> u64 {
-        self.status_kib("VmHWM:")
+        self.status_kib("peak_rss_kib()", "VmHWM:")
     }
 
-    /// Current resident set size (VmRSS), in KiB.
+    /// Current resident set size (VmRSS), in KiB (process only).
     pub fn rss_kib(&self) -> u64 {
-        self.status_kib("VmRSS:")
+        self.status_kib("rss_kib()", "VmRSS:")
     }
 
-    fn status_kib(&self, key: &str) -> u64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+    fn status_kib(&self, what: &str, key: &str) -> u64 {
+        let pid = self.process_id(what);
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         status
             .lines()
             .find(|l| l.starts_with(key))
@@ -310,9 +408,11 @@ impl Daemon {
             .unwrap_or(0)
     }
 
-    /// CPU time the daemon used so far (user + system), in seconds.
+    /// CPU time the daemon used so far (user + system), in seconds (process
+    /// only).
     pub fn cpu_secs(&self) -> f64 {
-        let s = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        let pid = self.process_id("cpu_secs()");
+        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         // Fields after the command name (which is in parentheses).
         let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
         let f: Vec<u64> = rest
@@ -325,9 +425,22 @@ impl Daemon {
     }
 }
 
+/// Panics: `what`, a process-only method, was called on an in-process
+/// daemon.
+fn not_a_process(what: &str) -> ! {
+    panic!(
+        "{what} needs the livelog process, but this daemon runs in the test process: \
+         start it with start_process()"
+    )
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // The in-process instance stops when `backend` drops (before the
+        // temp dir does).
+        if let Backend::Process { child, .. } = &mut self.backend {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

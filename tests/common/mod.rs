@@ -1,10 +1,18 @@
-//! The one test harness, shared by the integration tests (`mod common;`) and
-//! `benches/e2e.rs` (`#[path = "../tests/common/mod.rs"] mod common;`): it
-//! runs the real `livelog` binary on ephemeral ports and talks to it over
-//! real sockets with real clients.
+//! The one test harness, shared by the integration tests (`tests/protocol/`,
+//! `tests/process/` and `tests/browser/`, each with
+//! `#[path = "../common/mod.rs"] mod common;`) and the benches (`benches/e2e.rs`
+//! and others: `#[path = "../tests/common/mod.rs"] mod common;`): it runs
+//! livelog on ephemeral ports and talks to it over real sockets with real
+//! clients.
 //!
-//! - [`daemon`]: start the binary ([`Daemon`], [`DaemonBuilder`]), its log,
-//!   signals, and what `/proc` says about it (RSS, CPU time).
+//! - [`daemon`]: start livelog ([`Daemon`], [`DaemonBuilder`]) and read its
+//!   log. `start()` runs it in the test process (the protocol tests),
+//!   `start_process()` runs the real binary (the process tests, the browser
+//!   tests and the benches), as does `start()` when `LIVELOG_TEST_BIN` names
+//!   a program (wine); signals, exit codes and what `/proc` says about it
+//!   (RSS, CPU time) are the process's alone.
+//! - [`in_process`]: the in-process backend: livelog's library on a runtime
+//!   of its own, its log captured per instance in the binary's text format.
 //! - [`body`]: the one streaming body reader ([`read_body`], [`Streamed`]):
 //!   bytes (kept or checked on the fly) and whether the body ended complete.
 //! - [`upload`]: the raw chunked [`Uploader`] and the one `curl -T` helper,
@@ -24,6 +32,7 @@ pub mod body;
 pub mod client;
 pub mod daemon;
 pub mod data;
+pub mod in_process;
 pub mod net;
 pub mod upload;
 

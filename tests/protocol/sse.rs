@@ -1,5 +1,5 @@
-//! The log as Server-Sent Events (issue 12), against the real binary with
-//! real clients: `curl -N -H 'Accept: text/event-stream'` as the README
+//! The log as Server-Sent Events (issue 12), with real clients over real
+//! sockets: `curl -N -H 'Accept: text/event-stream'` as the README
 //! writes it, raw sockets where a test must control reading, reqwest for
 //! HTTP/2 stream windows. The browser's side (EventSource, the viewer page)
 //! is in `tests/browser/`.
@@ -11,18 +11,12 @@
 //! broken uploads, reader slots and the stall timeout on HTTP/1.1 and
 //! HTTP/2, and the viewer page's response.
 
-// Tests and benchmarks panic on what they did not expect, and time the real
-// process from outside with std's clock: the lint policy is livelog's own.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
-
-mod common;
-
 use std::io::{BufRead, BufReader, Read};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     CurlReader, Daemon, RawReader, SOON, TOKEN, Uploader, curl, pattern, read_body,
     self_signed_cert, wait_until,
 };
@@ -936,7 +930,10 @@ fn a_stalled_sse_stream_is_reset_on_http2_despite_heartbeats() {
 /// stream gets its end event, incomplete, before the response ends cleanly.
 #[test]
 fn a_stop_request_ends_a_waiting_event_stream_with_an_incomplete_end() {
-    let mut d = Daemon::builder().env("LIVELOG_HEARTBEAT_SECS", "1").start();
+    // A stop request is a signal to the process: the binary.
+    let mut d = Daemon::builder()
+        .env("LIVELOG_HEARTBEAT_SECS", "1")
+        .start_process();
     let reader = sse_reader(&d.get_url(), &[]);
     reader.wait_head();
     // Heartbeats flowing: the stream is being served.

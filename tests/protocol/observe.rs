@@ -1,21 +1,15 @@
 //! Seeing what livelog is doing (issue 14): `/metrics` and `/status` on the
-//! upload port, scraped from the real binary while an upload and readers
-//! run; `Livelog-State` on reader responses; JSON logs; progress lines.
-
-// Tests and benchmarks panic on what they did not expect, and time the real
-// process from outside with std's clock: the lint policy is livelog's own.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
-
-mod common;
+//! upload port, scraped while an upload and readers run; `Livelog-State` on
+//! reader responses; progress lines. (JSON logs, which only the binary
+//! writes, are `tests/process/observe.rs`.)
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, TOKEN, Uploader, binary, client, curl, pattern, wait_until};
+use crate::common::{Daemon, TOKEN, Uploader, client, curl, pattern, wait_until};
 
 const MIB: usize = 1024 * 1024;
 
@@ -216,62 +210,6 @@ fn livelog_state_tells_waiting_live_complete_and_incomplete() {
     up.chunk(b"x\n");
     up.abort();
     assert!(wait_until(Duration::from_secs(10), || state(&broken) == "incomplete"));
-}
-
-/// `LIVELOG_LOG_FORMAT=json`: every line is one JSON object, with the same
-/// fields as the text format.
-#[test]
-fn json_logs_are_one_object_per_line() {
-    let mut child = Command::new(binary())
-        .env_clear()
-        .env("ACCESS_TOKEN", TOKEN)
-        .env("LIVELOG_PUT_PORT", "0")
-        .env("LIVELOG_GET_PORT", "0")
-        .env("LIVELOG_LOG_FORMAT", "json")
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let ready: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    assert!(
-        ready["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("livelog ready")
-    );
-    let put: SocketAddr = ready["put"].as_str().unwrap().parse().unwrap();
-    let get: SocketAddr = ready["get"].as_str().unwrap().parse().unwrap();
-    let get = SocketAddr::new([127, 0, 0, 1].into(), get.port());
-    let mut up = Uploader::start(put);
-    up.chunk(b"hello\n");
-    assert_eq!(up.finish().0, 201);
-    let (code, out, _) = curl(&["-s", &format!("http://{get}/log/{TOKEN}")]);
-    assert_eq!((code, out.as_slice()), (0, &b"hello\n"[..]));
-
-    let mut request = None;
-    for line in lines.by_ref().take(10) {
-        let line = line.unwrap();
-        assert!(!line.contains(TOKEN));
-        let v: serde_json::Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
-        assert!(
-            v["timestamp"].is_string() && v["level"].is_string(),
-            "{line}"
-        );
-        if v["message"] == "request" && v["listener"] == "reader" {
-            request = Some(v);
-            break;
-        }
-    }
-    let r = request.expect("a request line");
-    assert_eq!(r["method"], "GET");
-    assert_eq!(r["path"], "/log/<redacted>");
-    assert_eq!(r["status"], 200);
-    assert_eq!(r["bytes"], 6);
-    assert_eq!(r["outcome"], "complete");
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// A running upload logs a progress line (bytes, rate, readers) at most

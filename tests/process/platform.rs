@@ -7,12 +7,6 @@
 //! certificates). `.ci/run` also runs this file against the Windows build
 //! under wine (`LIVELOG_TEST_BIN`), less the tests it lists as left out.
 
-// Tests and benchmarks panic on what they did not expect, and time the real
-// process from outside with std's clock: the lint policy is livelog's own.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
-
-mod common;
-
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
@@ -20,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Daemon, DaemonBuilder, TOKEN, binary, curl, wait_until};
+use crate::common;
+use crate::common::{Daemon, DaemonBuilder, TOKEN, binary, curl, wait_until};
 
 /// Whether this machine has an IPv6 loopback (a container may not).
 fn ipv6_loopback() -> Result<(), String> {
@@ -62,7 +57,7 @@ fn readers_connect_over_ipv4_and_ipv6_and_the_upload_over_either_loopback() {
         eprintln!("skipped: {why}");
         return;
     }
-    let d = Daemon::builder().own_temp_dir().start();
+    let d = Daemon::builder().own_temp_dir().start_process();
     // The reader port is one socket on [::] that takes IPv4 too.
     assert_eq!(
         d.get_bound.ip(),
@@ -125,7 +120,7 @@ fn get_host_binds_the_one_address_it_names() {
         let d = Daemon::builder()
             .env("LIVELOG_GET_HOST", host)
             .own_temp_dir()
-            .start();
+            .start_process();
         assert_eq!(d.get_bound.ip(), serves, "{}", d.stderr());
         let port = d.get.port();
         assert!(
@@ -145,7 +140,7 @@ fn get_host_binds_the_one_address_it_names() {
 
 #[test]
 fn upload_port_listens_on_both_loopbacks_and_nowhere_else() {
-    let d = Daemon::builder().own_temp_dir().start();
+    let d = Daemon::builder().own_temp_dir().start_process();
     assert_eq!(
         d.put.ip(),
         IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -274,7 +269,7 @@ fn tls_daemon(cert: &Path, key: &Path) -> Daemon {
         .env("SERVER_CRT_FILE", cert.to_string_lossy())
         .env("SERVER_KEY_FILE", key.to_string_lossy())
         .own_temp_dir()
-        .start()
+        .start_process()
 }
 
 /// Uploads a line and reads it back over HTTPS with `curl` trusting
@@ -719,7 +714,7 @@ fn livelogs_own_variable_that_is_not_unicode_is_a_startup_error_naming_it() {
 
 #[test]
 fn a_hard_kill_leaves_nothing_in_the_temp_dir() {
-    let mut d = DaemonBuilder::new().own_temp_dir().start();
+    let mut d = DaemonBuilder::new().own_temp_dir().start_process();
     let dir = d.temp_dir().unwrap().to_owned();
     // Some stored bytes, read back, so the file has content.
     curl_upload(&d.put_url(), &common::pattern(300_000, 7));
@@ -728,8 +723,8 @@ fn a_hard_kill_leaves_nothing_in_the_temp_dir() {
     assert_eq!(body.len(), 300_000);
     // SIGKILL on Unix; under wine, the same kills the Windows process as
     // TerminateProcess does: no handler runs.
-    d.child.kill().unwrap();
-    d.child.wait().unwrap();
+    d.child().kill().unwrap();
+    d.child().wait().unwrap();
     let listing = || -> Vec<String> {
         std::fs::read_dir(&dir)
             .unwrap()
@@ -750,7 +745,7 @@ fn a_hard_kill_leaves_nothing_in_the_temp_dir() {
 #[test]
 #[cfg_attr(not(unix), ignore = "sends SIGINT with kill(1)")]
 fn the_stop_request_lets_a_finished_log_drain_and_exits_zero() {
-    let mut d = Daemon::builder().own_temp_dir().start();
+    let mut d = Daemon::builder().own_temp_dir().start_process();
     curl_upload(&d.put_url(), b"drained\n");
     d.signal("INT");
     let status = d.wait_exit(Duration::from_secs(30));

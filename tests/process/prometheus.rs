@@ -5,13 +5,7 @@
 //! These need Debian's `prometheus` package (`promtool` and `prometheus` on
 //! `PATH`), so they are `#[ignore]`d in a plain `cargo test`; `.ci/run`
 //! installs the package and runs them with
-//! `cargo test --test prometheus -- --ignored`.
-
-// Tests and benchmarks panic on what they did not expect, and time the real
-// process from outside with std's clock: the lint policy is livelog's own.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
-
-mod common;
+//! `cargo test --test process -- --ignored prometheus::`.
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -19,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use common::{Daemon, Uploader, client, curl, wait_until};
+use crate::common::{Daemon, Uploader, client, curl, wait_until};
 
 /// A `curl -N` reader on its thread: (exit code, stdout, stderr).
 type CurlReader = thread::JoinHandle<(i32, Vec<u8>, String)>;
@@ -27,7 +21,7 @@ type CurlReader = thread::JoinHandle<(i32, Vec<u8>, String)>;
 /// A daemon with an upload running and two readers following it, so that
 /// every metric (the latency histogram included) has values.
 fn busy_daemon() -> (Daemon, Uploader, Vec<CurlReader>) {
-    let d = Daemon::start();
+    let d = Daemon::start_process();
     let mut up = Uploader::start(d.put);
     up.chunk(b"a first line\n");
     let readers = (0..2)

@@ -3,19 +3,14 @@
 //! are generous (a busy 2-core machine), and every assertion is on what a
 //! user would see: status codes, exact bytes, exit codes, stderr lines.
 
-// Tests and benchmarks panic on what they did not expect, and time the real
-// process from outside with std's clock: the lint policy is livelog's own.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
-
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{
+use crate::common;
+use crate::common::{
     CurlUpload, Daemon, DaemonBuilder, Streamed, TOKEN, UploadFrom, client, curl, pattern,
     raw_exchange, read_body, self_signed_cert, wait_until,
 };
@@ -76,7 +71,7 @@ fn upload_all(d: &Daemon, data: &[u8]) {
 fn stuck_request_heads_are_cut_off_on_both_ports() {
     let d = Daemon::builder()
         .env("LIVELOG_HEADER_TIMEOUT_SECS", "1")
-        .start();
+        .start_process();
     // (port, what the client sends, what that is), all run at once.
     let cases: [(&str, SocketAddr, &[u8], &str); 6] = [
         (
@@ -136,7 +131,7 @@ fn tls_clients_that_never_handshake_or_never_ask_are_cut_off() {
         .env("LIVELOG_HEADER_TIMEOUT_SECS", "1")
         .env("SERVER_CRT_FILE", cert.to_string_lossy())
         .env("SERVER_KEY_FILE", key.to_string_lossy())
-        .start();
+        .start_process();
 
     // TCP only, no ClientHello.
     let (took, _) = time_until_closed(d.get, b"");
@@ -206,7 +201,7 @@ fn tls_clients_that_never_handshake_or_never_ask_are_cut_off() {
 
 #[test]
 fn oversized_request_heads_are_refused_on_both_ports() {
-    let d = Daemon::start();
+    let d = Daemon::start_process();
     // Reader port: 64 KiB head cap. Upload port: hyper's default (~400 KiB).
     for (port, addr, size) in [
         ("reader", d.get, 100 * 1024),
@@ -232,7 +227,7 @@ fn http2_connections_are_capped_at_64_concurrent_streams() {
     let d = Daemon::builder()
         .env("SERVER_CRT_FILE", cert.to_string_lossy())
         .env("SERVER_KEY_FILE", key.to_string_lossy())
-        .start();
+        .start_process();
     let url = format!("https://localhost:{}/log/{TOKEN}", d.get.port());
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -294,7 +289,7 @@ fn fsize_limited_daemon() -> Daemon {
     Daemon::builder()
         .own_temp_dir()
         .wrapper(&["prlimit", "--fsize=1048576", "--"])
-        .start()
+        .start_process()
 }
 
 /// Uploads `data` with `curl -T <file>` (a Content-Length upload).
@@ -353,7 +348,7 @@ fn storage_failure_gives_507_and_readers_end_incomplete() {
         d.stderr()
     );
     assert!(d.stderr().contains("upload failed"), "{}", d.stderr());
-    assert!(d.child.try_wait().unwrap().is_none(), "the daemon died");
+    assert!(d.child().try_wait().unwrap().is_none(), "the daemon died");
     // And it still shuts down cleanly.
     d.signal("TERM");
     let status = d.wait_exit(Duration::from_secs(10)).expect("exit");
@@ -370,7 +365,7 @@ fn storage_failure_bursty_reader_gets_every_stored_byte() {
     let d = Daemon::builder()
         .own_temp_dir()
         .wrapper(&["prlimit", &format!("--fsize={LIMIT}"), "--"])
-        .start();
+        .start_process();
     let data = pattern(LIMIT + ONE_MIB, 8);
     let mut early = client().get(d.get_url()).send().unwrap();
     assert_eq!(early.status(), 200);
@@ -422,7 +417,7 @@ fn storage_failure_over_tls_gives_every_stored_byte_then_incomplete() {
         .env("SERVER_CRT_FILE", cert.to_string_lossy())
         .env("SERVER_KEY_FILE", key.to_string_lossy())
         .wrapper(&["prlimit", "--fsize=1048576", "--"])
-        .start();
+        .start_process();
     let data = pattern(2 * ONE_MIB, 9);
     let root = reqwest::Certificate::from_pem(pem.as_bytes()).unwrap();
     let mut readers = Vec::new();
@@ -457,7 +452,7 @@ fn storage_failure_over_tls_gives_every_stored_byte_then_incomplete() {
 
 #[test]
 fn bad_chunk_framing_gives_400_and_readers_end_incomplete() {
-    let d = Daemon::start();
+    let d = Daemon::start_process();
     let early = Streamed::new(client().get(d.get_url()).send().unwrap());
 
     let mut up = TcpStream::connect(d.put).unwrap();
@@ -485,7 +480,7 @@ fn bad_chunk_framing_gives_400_and_readers_end_incomplete() {
 #[test]
 fn content_length_upload_cut_short_ends_readers_incomplete() {
     for half_close in [true, false] {
-        let d = Daemon::start();
+        let d = Daemon::start_process();
         let early = Streamed::new(client().get(d.get_url()).send().unwrap());
 
         let data = pattern(1000, 7);
@@ -647,7 +642,7 @@ fn bad_environment_exits_with_its_code() {
 
 #[test]
 fn odd_requests_get_clean_answers() {
-    let d = Daemon::start();
+    let d = Daemon::start_process();
     upload_all(&d, b"the log\n");
     let c = client();
     let get = |path: &str| {
@@ -718,11 +713,11 @@ fn token_never_logged_even_at_trace_level() {
         .env("RUST_LOG", "trace")
         .env("SERVER_CRT_FILE", cert.to_string_lossy())
         .env("SERVER_KEY_FILE", key.to_string_lossy())
-        .start();
+        .start_process();
     let plain = Daemon::builder()
         .env("DEBUG", "*")
         .env("RUST_LOG", "trace")
-        .start();
+        .start_process();
     for d in [&tls, &plain] {
         upload_all(d, b"line\n");
     }
@@ -807,7 +802,7 @@ fn random_paths_get_clean_answers() {
     use proptest::prelude::*;
     use proptest::test_runner::{Config, TestRunner};
 
-    let mut d = Daemon::start();
+    let mut d = Daemon::start_process();
     upload_all(&d, b"complete\n");
     let segment = "[A-Za-z0-9%._~!$&'()*+,;=:@/?-]{0,300}";
     let path = prop_oneof![
@@ -843,6 +838,6 @@ fn random_paths_get_clean_answers() {
             Ok(())
         })
         .unwrap();
-    assert!(d.child.try_wait().unwrap().is_none(), "the daemon died");
+    assert!(d.child().try_wait().unwrap().is_none(), "the daemon died");
     assert_eq!(get_status(&d, &format!("/log/{TOKEN}")), 200);
 }

@@ -7,17 +7,11 @@
 //! and a client that does not verify it. `.ci/run` runs this file against
 //! the Windows build under wine too.
 
-// Tests and benchmarks panic on what they did not expect, and time the real
-// process from outside with std's clock: the lint policy is livelog's own.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
-
-mod common;
-
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Daemon, TOKEN};
+use crate::common::{Daemon, TOKEN};
 
 /// A plain client with no timeouts of its own (as Go's `http.Client{}`).
 fn client() -> reqwest::blocking::Client {
@@ -39,7 +33,7 @@ fn put(d: &Daemon, body: reqwest::blocking::Body) -> u16 {
 
 #[test]
 fn wrong_access_token() {
-    let d = Daemon::builder().own_temp_dir().start();
+    let d = Daemon::builder().own_temp_dir().start_process();
     assert_eq!(put(&d, "hi".into()), 201);
     let resp = client()
         .get(format!(
@@ -99,7 +93,7 @@ fn with_tls_and_a_version_1_certificate() {
             dir.path().join("server.key").to_string_lossy(),
         )
         .own_temp_dir()
-        .start();
+        .start_process();
 
     let contents = "a\nshort\nlog\nover\nTLS";
     assert_eq!(put(&d, contents.into()), 201);
@@ -144,7 +138,7 @@ impl Read for SlowChunks {
 
 #[test]
 fn sequence() {
-    let d = Daemon::builder().own_temp_dir().start();
+    let d = Daemon::builder().own_temp_dir().start_process();
     let text = "The quick brown fox jumps over the lazy dog, again and again, \
                 while the log keeps growing line by line for every reader who waits.";
     let chunks: Vec<Vec<u8>> = (0..5000)
@@ -181,7 +175,7 @@ fn sequence() {
 
 #[test]
 fn write_then_read_to_eof() {
-    let d = Daemon::builder().own_temp_dir().start();
+    let d = Daemon::builder().own_temp_dir().start_process();
     let contents = "a\nshort\nlog\nread\nto the end";
     assert_eq!(put(&d, contents.into()), 201);
     let resp = client()

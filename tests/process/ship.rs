@@ -12,18 +12,12 @@
 //! here connects anywhere else, and nothing changes the machine's own
 //! network.
 
-// Tests and benchmarks panic on what they did not expect, and time the real
-// process from outside with std's clock: the lint policy is livelog's own.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
-
-mod common;
-
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Daemon, TOKEN, Uploader, binary, curl};
+use crate::common::{Daemon, TOKEN, Uploader, binary, curl};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -130,10 +124,16 @@ fn rerun_in_netns(test: &str, why: &str) {
          one in a network namespace of its own (unshare --net)"
     );
     let script = format!("ip link set lo up && ip addr add {NETNS_ADDRESS} dev lo && exec \"$@\"");
+    // The test's full name in this test binary: its module path without the
+    // crate's name (`ship::<test>`).
+    let full_name = match module_path!().split_once("::") {
+        Some((_, module)) => format!("{module}::{test}"),
+        None => test.to_owned(),
+    };
     let out = Command::new("unshare")
         .args(["--net", "sh", "-ec", &script, "sh"])
         .arg(std::env::current_exe().expect("this test binary"))
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .args(["--exact", &full_name, "--nocapture", "--test-threads=1"])
         .env(IN_NETNS, "1")
         .output()
         .expect("unshare (util-linux) is installed");
@@ -236,7 +236,7 @@ fn upload_port_is_loopback_only_by_default() {
     let Some(ip) = outside_ipv4("upload_port_is_loopback_only_by_default") else {
         return;
     };
-    let d = Daemon::builder().own_temp_dir().start();
+    let d = Daemon::builder().own_temp_dir().start_process();
     assert_eq!(
         d.put.ip(),
         IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -268,7 +268,7 @@ fn put_host_all_interfaces_binds_there_and_warns() {
     let d = Daemon::builder()
         .env("LIVELOG_PUT_HOST", "0.0.0.0")
         .own_temp_dir()
-        .start();
+        .start_process();
     assert_eq!(d.put.ip(), IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let stderr = d.stderr();
     let warning = stderr
@@ -293,7 +293,7 @@ fn put_host_one_address_binds_only_that_address() {
     let d = Daemon::builder()
         .env("LIVELOG_PUT_HOST", ip.to_string())
         .own_temp_dir()
-        .start();
+        .start_process();
     assert_eq!(d.put.ip(), IpAddr::V4(ip), "{}", d.stderr());
     assert!(
         d.stderr()
@@ -318,7 +318,7 @@ fn put_host_ipv6_loopback_needs_no_warning() {
     let d = Daemon::builder()
         .env("LIVELOG_PUT_HOST", "::1")
         .own_temp_dir()
-        .start();
+        .start_process();
     assert_eq!(d.put.ip(), "::1".parse::<IpAddr>().unwrap());
     assert!(
         !d.stderr().contains("non-loopback"),

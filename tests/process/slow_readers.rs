@@ -6,19 +6,14 @@
 //! Sizes are chosen so the whole file runs in well under a minute with the
 //! debug binary; speed targets live in `benches/e2e.rs`, not here.
 
-// Tests and benchmarks panic on what they did not expect, and time the real
-// process from outside with std's clock: the lint policy is livelog's own.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
-
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::body::read_into;
-use common::{
+use crate::common;
+use crate::common::body::read_into;
+use crate::common::{
     Checker, CurlReader, Daemon, RawReader, SOON, UploadFrom, Uploader, net, pattern, read_body,
     read_complete, self_signed_cert, wait_until,
 };
@@ -107,7 +102,7 @@ fn daemon_blocked_on(get: SocketAddr, reader: &RawReader) -> bool {
 #[test]
 fn eight_curl_readers_of_a_full_speed_upload_are_byte_exact() {
     const SIZE: usize = 256 * MIB;
-    let daemon = Daemon::builder().own_temp_dir().start();
+    let daemon = Daemon::builder().own_temp_dir().start_process();
     let expected = Arc::new(pattern(SIZE, 8));
     let (_dir, path) = log_file(&expected);
 
@@ -140,7 +135,7 @@ fn eight_curl_readers_of_a_full_speed_upload_are_byte_exact() {
 fn stalled_reader_costs_bounded_memory_and_then_gets_every_byte() {
     const SIZE: usize = 96 * MIB;
     const RSS_BOUND_KIB: u64 = 64 * 1024;
-    let daemon = Daemon::builder().own_temp_dir().start();
+    let daemon = Daemon::builder().own_temp_dir().start_process();
     let expected = Arc::new(pattern(SIZE, 42));
     let (_dir, path) = log_file(&expected);
 
@@ -185,7 +180,7 @@ fn stalled_reader_costs_bounded_memory_and_then_gets_every_byte() {
 fn stalled_readers_never_hold_back_a_reader_catching_up() {
     const SIZE: usize = 48 * MIB;
     const STALLED: usize = 24;
-    let daemon = Daemon::builder().own_temp_dir().start();
+    let daemon = Daemon::builder().own_temp_dir().start_process();
     let expected = Arc::new(pattern(SIZE, 9));
     let (_dir, path) = log_file(&expected);
     let (code, reply) = curl_upload(&daemon.put_url(), &path);
@@ -236,7 +231,7 @@ fn stall_timeout_drops_a_stalled_reader_but_not_an_idle_tail() {
     let daemon = Daemon::builder()
         .own_temp_dir()
         .env("LIVELOG_STALL_TIMEOUT_SECS", "1")
-        .start();
+        .start_process();
     let first = pattern(SIZE, 7);
     let mut whole = first.clone();
     whole.extend_from_slice(LINE);
@@ -302,7 +297,7 @@ fn http2_stall_timeout_resets_a_stalled_stream_but_not_its_neighbour() {
         .env("SERVER_KEY_FILE", key.to_str().unwrap())
         .env("LIVELOG_STALL_TIMEOUT_SECS", "1")
         .env("LIVELOG_MAX_READERS", "2")
-        .start();
+        .start_process();
     let data = Arc::new(pattern(SIZE, 11));
     // A 64 KiB window per stream, but a connection window big enough that
     // the stalled stream's unread bytes never block its neighbour.
@@ -380,7 +375,7 @@ fn eleventh_reader_is_refused_with_retry_after() {
     let daemon = Daemon::builder()
         .own_temp_dir()
         .env("LIVELOG_MAX_READERS", "10")
-        .start();
+        .start_process();
     let mut readers: Vec<RawReader> = (0..10)
         .map(|_| {
             let mut r = RawReader::connect(daemon.get, None);
@@ -433,7 +428,7 @@ fn readers_beyond_a_low_inherited_open_files_limit_are_served() {
     let daemon = Daemon::builder()
         .own_temp_dir()
         .wrapper(&["prlimit", "--nofile=64:4096", "--"])
-        .start();
+        .start_process();
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", daemon.pid())).unwrap();
     let open_files = limits
         .lines()

@@ -3,18 +3,14 @@
 //! live line reaches a compressed reader at once; a broken upload ends a
 //! compressed response incomplete; `Range` and q-values are honoured; `HEAD`
 //! says what a `GET` would get; one compressor serves every reader of a
-//! coding. Real binary, real curl.
-
-// Tests and benchmarks panic on what they did not expect, and time the real
-// process from outside with std's clock: the lint policy is livelog's own.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
-
-mod common;
+//! coding. Real sockets, real curl.
 
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use common::{CurlReader, Daemon, SOON, Uploader, curl, pattern, self_signed_cert, wait_until};
+use crate::common::{
+    CurlReader, Daemon, SOON, Uploader, curl, pattern, self_signed_cert, wait_until,
+};
 
 /// How soon a line written by the uploader must reach a compressed reader:
 /// without a flush at the head it would arrive only when the upload ends,

@@ -1,20 +1,15 @@
-//! Byte ranges on the reader port, against the real binary (issue 3):
-//! RFC 9110 ranges of a completed log, RFC 8673 live ranges of a growing
-//! one, ignored `Range` headers, `If-Range`, `HEAD`, CORS, resuming with
-//! `curl` exactly as the README writes it, a ranged read cut short by a
-//! broken upload, and the same semantics over HTTP/2.
-
-// Tests and benchmarks panic on what they did not expect, and time the real
-// process from outside with std's clock: the lint policy is livelog's own.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_types)]
-
-mod common;
+//! Byte ranges on the reader port, over real sockets (issue 3): RFC 9110
+//! ranges of a completed log, RFC 8673 live ranges of a growing one,
+//! ignored `Range` headers, `If-Range`, `HEAD`, CORS, resuming with `curl`
+//! exactly as the README writes it, a ranged read cut short by a broken
+//! upload, and the same semantics over HTTP/2.
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{
+use crate::common;
+use crate::common::{
     CurlReader, Daemon, Ended, SOON, Streamed, Uploader, curl, pattern, self_signed_cert,
 };
 use reqwest::StatusCode;
