@@ -19,7 +19,7 @@ fn main() {
         .or_else(git_commit)
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=LIVELOG_BUILD_VERSION={}", version.trim());
-        // A full hash (a CI system's) is shown as git's short form is.
+    // A full hash (a CI system's) is shown as git's short form is.
     let commit = commit.trim();
     let commit = if commit.len() > 12 && commit.bytes().all(|b| b.is_ascii_hexdigit()) {
         &commit[..12]

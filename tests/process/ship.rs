@@ -181,11 +181,23 @@ fn upload_and_read(put: SocketAddr, get: SocketAddr, body: &[u8]) -> Vec<u8> {
 
 #[test]
 fn version_is_the_crate_version() {
+    // The commit: the checkout's HEAD, as `git rev-parse --short=12` names
+    // it (build.rs); `unknown` when built outside a git checkout.
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or("unknown".to_owned(), |o| {
+            String::from_utf8_lossy(&o.stdout).trim().to_owned()
+        });
+    let line = format!("livelog {VERSION} (commit {commit})\n");
     let (code, out, err) = run(&["--version"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out, format!("livelog {VERSION}\n"));
+    assert_eq!(out, line);
     let (code, out, err) = run(&["-V"]);
-    assert_eq!((code, out), (0, format!("livelog {VERSION}\n")), "{err}");
+    assert_eq!((code, out), (0, line), "{err}");
     let (code, out, err) = run(&["--short-version"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, format!("{VERSION}\n"));

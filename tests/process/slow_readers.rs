@@ -297,6 +297,7 @@ fn http2_stall_timeout_resets_a_stalled_stream_but_not_its_neighbour() {
         .env("SERVER_KEY_FILE", key.to_str().unwrap())
         .env("LIVELOG_STALL_TIMEOUT_SECS", "1")
         .env("LIVELOG_MAX_READERS", "2")
+        .env("LIVELOG_MAX_READERS_PER_ADDRESS", "2")
         .start_process();
     let data = Arc::new(pattern(SIZE, 11));
     // A 64 KiB window per stream, but a connection window big enough that
@@ -375,6 +376,7 @@ fn eleventh_reader_is_refused_with_retry_after() {
     let daemon = Daemon::builder()
         .own_temp_dir()
         .env("LIVELOG_MAX_READERS", "10")
+        .env("LIVELOG_MAX_READERS_PER_ADDRESS", "10")
         .start_process();
     let mut readers: Vec<RawReader> = (0..10)
         .map(|_| {

@@ -57,6 +57,7 @@ fn metrics_follow_the_upload_and_the_readers() {
     let d = Daemon::builder()
         .own_temp_dir()
         .env("LIVELOG_MAX_READERS", "3")
+        .env("LIVELOG_MAX_READERS_PER_ADDRESS", "3")
         .env("LIVELOG_STALL_TIMEOUT_SECS", "2")
         .start();
     let m = scrape(&d);

@@ -65,11 +65,12 @@ impl Slots {
         version: Version,
         kind: &'static str,
     ) -> Result<Admitted, Refused> {
-        let Some(address) = self.per_address.take(client) else {
-            return Err(Refused::Address);
-        };
+        // Every slot taken is the server's state, whoever asks: 503 first.
         let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
             return Err(Refused::Busy);
+        };
+        let Some(address) = self.per_address.take(client) else {
+            return Err(Refused::Address);
         };
         let labels = ReaderLabels {
             protocol: if version == Version::HTTP_2 {
