@@ -28,6 +28,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 pub use lines::LineIndex;
+use outline::ERROR_STEMS;
 pub use outline::{ERROR_PATTERNS, ErrorLine, Kind, Outline, Section};
 
 use crate::runtime_thread::{OwnRuntime, RuntimeThread};
@@ -195,22 +196,22 @@ struct Indexer {
     line: u64,
     line_start: u64,
     prefix: Vec<u8>,
-    /// Whether it holds an error pattern.
+    /// Whether it holds an error stem (a candidate error line).
     line_error: bool,
     /// The end of the last chunk, for patterns split between two chunks.
     overlap: Vec<u8>,
 }
 
 /// Bytes of the last chunk searched again with the next one: one less than
-/// the longest pattern.
+/// the longest stem.
 fn overlap_bytes() -> usize {
-    ERROR_PATTERNS.iter().map(|p| p.len()).max().unwrap_or(1) - 1
+    ERROR_STEMS.iter().map(|p| p.len()).max().unwrap_or(1) - 1
 }
 
 impl Indexer {
     fn new(index: LogIndex) -> Self {
         let store = index.store().clone();
-        let errors = match AhoCorasick::new(ERROR_PATTERNS) {
+        let errors = match AhoCorasick::new(ERROR_STEMS) {
             Ok(automaton) => Some(automaton),
             Err(err) => {
                 tracing::error!("cannot build the error patterns' matcher: {err}");
@@ -337,7 +338,7 @@ impl Indexer {
     /// The current line is complete: the outline gets it if it may matter.
     fn end_line(&mut self) {
         let prefix = std::mem::take(&mut self.prefix);
-        let error = std::mem::take(&mut self.line_error);
+        let error = std::mem::take(&mut self.line_error) && outline::is_error_line(&prefix);
         if error || outline::may_be_marker(&prefix) {
             let micros = self.micros_at(self.line_start);
             self.index

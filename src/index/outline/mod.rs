@@ -15,11 +15,15 @@
 //! Sections nest (a group inside a GitLab section is its child). A section
 //! still open when the log ends ends at its last line.
 //!
-//! Error lines are lines holding one of [`ERROR_PATTERNS`] (case matters):
+//! Error lines are lines holding one of [`ERROR_PATTERNS`] (case matters)
+//! in their first [`LINE_PREFIX_BYTES`], once ANSI escapes are taken out
+//! (`\e[1m\e[91merror\e[0m: ...` is cargo's `error: ...` in colour):
 //! compiler and test-runner errors, panics, Python tracebacks, git's
 //! `fatal:`, and the error annotations of GitHub Actions and Taskcluster.
-//! The first is named (with its section), the first [`MAX_ERRORS`] are
-//! listed, all are counted.
+//! The indexer finds candidate lines by [`ERROR_STEMS`] (one pass over each
+//! chunk) and checks only those with [`is_error_line`]. The first error line
+//! is named (with its section), the first [`MAX_ERRORS`] are listed, all
+//! are counted.
 
 use serde::Serialize;
 
@@ -37,6 +41,52 @@ pub const ERROR_PATTERNS: [&str; 11] = [
     "::error",
     "[taskcluster:error]",
 ];
+
+/// What a line must hold, escapes or not, to be checked against
+/// [`ERROR_PATTERNS`]: a part of each pattern that colours do not split.
+pub const ERROR_STEMS: [&str; 10] = [
+    "error",
+    "Error",
+    "ERROR",
+    "FAILED",
+    "panicked at",
+    "Traceback (most recent call last)",
+    "fatal:",
+    "##[error]",
+    "::error",
+    "[taskcluster:error]",
+];
+
+/// Whether a line starting with `prefix` is an error line: it holds one of
+/// [`ERROR_PATTERNS`] once its ANSI escapes are taken out.
+pub fn is_error_line(prefix: &[u8]) -> bool {
+    let text = without_escapes(prefix);
+    ERROR_PATTERNS
+        .iter()
+        .any(|p| memchr::memmem::find(&text, p.as_bytes()).is_some())
+}
+
+/// `text` without its ANSI escape sequences (CSI: `ESC [ params final`).
+fn without_escapes(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !text.contains(&0x1b) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == 0x1b && text.get(i + 1) == Some(&b'[') {
+            let end = text[i + 2..].iter().position(|b| (0x40..=0x7e).contains(b));
+            match end {
+                Some(end) => i += end + 3,
+                None => break,
+            }
+        } else {
+            out.push(text[i]);
+            i += 1;
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
 
 /// Error lines listed (the rest are counted).
 pub const MAX_ERRORS: usize = 1000;

@@ -10,7 +10,7 @@ fn outline(log: &str) -> Outline {
     let mut last = 0;
     for (i, line) in log.split_terminator('\n').enumerate() {
         let n = i as u64 + 1;
-        let error = ERROR_PATTERNS.iter().any(|p| line.contains(p));
+        let error = is_error_line(line.as_bytes());
         o.line(n, offset, n * 1_000_000, line.as_bytes(), error);
         offset += line.len() as u64 + 1;
         last = n;
@@ -120,4 +120,16 @@ fn open_sections_end_with_the_log_and_plain_text_is_no_marker() {
     ] {
         assert_eq!(marker(plain.as_bytes()), None, "{plain:?}");
     }
+}
+
+#[test]
+fn colours_do_not_hide_an_error() {
+    assert!(is_error_line(
+        b"\x1b[1m\x1b[91merror\x1b[0m\x1b[1m: test failed"
+    ));
+    assert!(is_error_line(
+        b"\x1b[0m\x1b[1m\x1b[38;5;9merror[E0425]\x1b[0m: cannot find"
+    ));
+    assert!(!is_error_line(b"no errors found"));
+    assert!(!is_error_line(b"\x1b[32mok\x1b[0m"));
 }
