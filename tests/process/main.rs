@@ -18,6 +18,7 @@ mod common;
 
 mod connections;
 mod core;
+mod fleet;
 mod go_livelog;
 mod hardening;
 mod observe;

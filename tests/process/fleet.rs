@@ -1,0 +1,123 @@
+//! Many livelogs on one machine, as a worker pool runs them: each started
+//! with both ports 0 and `LIVELOG_READY_FILE`, each learning its ports from
+//! its file alone, each serving its own log; a graceful stop removes the
+//! file.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::common::{SOON, TOKEN, binary, curl, wait_until};
+
+/// Instances started at once.
+const INSTANCES: usize = 16;
+
+/// One livelog started as a worker would start it.
+struct Instance {
+    child: Child,
+    ready: std::path::PathBuf,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(dir: &Path, i: usize) -> Instance {
+    let ready = dir.join(format!("livelog-{i}.json"));
+    let child = Command::new(binary())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ACCESS_TOKEN", TOKEN)
+        .env("LIVELOG_PUT_PORT", "0")
+        .env("LIVELOG_GET_PORT", "0")
+        .env("LIVELOG_READY_FILE", &ready)
+        .env("LIVELOG_TEMP_DIR", dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Instance { child, ready }
+}
+
+#[test]
+#[cfg_attr(windows, ignore = "sends a Unix signal")]
+fn many_instances_with_kernel_chosen_ports_learn_them_from_their_ready_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut instances: Vec<Instance> = (0..INSTANCES).map(|i| start(dir.path(), i)).collect();
+    let mut ports = Vec::new();
+    for instance in &instances {
+        assert!(
+            wait_until(SOON, || instance.ready.exists()),
+            "{} did not appear",
+            instance.ready.display()
+        );
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&instance.ready).unwrap()).unwrap();
+        assert_eq!(doc["pid"], instance.child.id());
+        ports.push((
+            doc["put_port"].as_u64().unwrap(),
+            doc["get_port"].as_u64().unwrap(),
+        ));
+    }
+    let mut all: Vec<u64> = ports.iter().flat_map(|(p, g)| [*p, *g]).collect();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), 2 * INSTANCES, "every port is its own: {ports:?}");
+
+    // Each serves its own log, found through its file.
+    let logs: Vec<String> = (0..INSTANCES)
+        .map(|i| format!("log of instance {i}\n"))
+        .collect();
+    for ((put, _), log) in ports.iter().zip(&logs) {
+        let file = dir.path().join(format!("upload-{put}"));
+        std::fs::write(&file, log).unwrap();
+        let url = format!("http://127.0.0.1:{put}/log");
+        let (code, _, err) = curl(&["-sS", "-T", file.to_str().unwrap(), &url]);
+        assert_eq!(code, 0, "{err}");
+    }
+    for ((_, get), log) in ports.iter().zip(&logs) {
+        let url = format!("http://127.0.0.1:{get}/log/{TOKEN}");
+        assert_eq!(curl(&["-sS", &url]).1, log.as_bytes());
+    }
+
+    // A graceful stop removes the file; nothing else is left in the dir
+    // but the uploads (the temp files were unlinked at creation).
+    for instance in &mut instances {
+        let pid = instance.child.id().to_string();
+        // SIGINT: a stop request on Unix, and Ctrl-C for the Windows build
+        // under wine (which turns SIGTERM into TerminateProcess).
+        assert!(
+            Command::new("kill")
+                .args(["-INT", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    for instance in &mut instances {
+        assert!(
+            wait_until(Duration::from_secs(15), || instance
+                .child
+                .try_wait()
+                .unwrap()
+                .is_some()),
+            "did not stop"
+        );
+        assert!(instance.child.wait().unwrap().success());
+        assert!(
+            !instance.ready.exists(),
+            "{} left behind",
+            instance.ready.display()
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with("upload-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
