@@ -15,9 +15,7 @@
 //! deadline (`stall.rs`).
 
 use std::convert::Infallible;
-use std::future::{Future, Ready, ready};
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -33,13 +31,13 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use super::h1_io::{FlushFirst, H1Io, H1State, MAX_HEAD_BYTES};
-use super::stall::{StallExecutor, StallTimeoutStream, Watched, is_stall};
+use super::h1_io::{H1Io, H1State, MAX_HEAD_BYTES};
+use super::services::{H2ReadService, ReadService, UploadService};
+use super::stall::{StallExecutor, StallTimeoutStream, is_stall};
 use super::tls::ALPN_H2;
 use crate::config::Port;
 use crate::error::{BoxError, Chain};
-use crate::http::ResponseBody;
-use crate::http::access_log::{AccessLogged, LoggedResponse, log_refused_head};
+use crate::http::access_log::log_refused_head;
 use crate::http::reader::ReadHandler;
 use crate::http::upload::UploadHandler;
 use crate::metrics::{Metrics, PortLabels};
@@ -342,69 +340,5 @@ fn report(port: Port, result: Result<(), hyper::Error>, state: &H1State, ctx: &C
             tracing::debug!("connection closed before a request")
         }
         Ok(()) => {}
-    }
-}
-
-/// The upload port's service: every request goes to the [`UploadHandler`].
-#[derive(Clone)]
-struct UploadService {
-    handler: UploadHandler,
-    state: Arc<H1State>,
-    peer: SocketAddr,
-}
-
-impl Service<Request<Incoming>> for UploadService {
-    type Response = LoggedResponse;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<LoggedResponse, Infallible>> + Send>>;
-
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
-        self.state.request_seen();
-        let handler = self.handler.clone();
-        let peer = self.peer;
-        Box::pin(async move { Ok(handler.call(req, peer).await) })
-    }
-}
-
-/// The reader port's service on HTTP/1.1 ([`read_service`]).
-struct ReadService {
-    ctx: Arc<ConnContext>,
-    state: Arc<H1State>,
-    peer: SocketAddr,
-}
-
-type H1ReadResponse = Response<FlushFirst<AccessLogged<ResponseBody>>>;
-
-impl Service<Request<Incoming>> for ReadService {
-    type Response = H1ReadResponse;
-    type Error = Infallible;
-    type Future = Ready<Result<H1ReadResponse, Infallible>>;
-
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
-        self.state.request_seen();
-        let resp = self.ctx.read.call(&req, self.peer);
-        ready(Ok(
-            resp.map(|body| FlushFirst::new(body, Arc::clone(&self.state)))
-        ))
-    }
-}
-
-/// The reader port's service on HTTP/2; each body is [`Watched`] for stalls.
-struct H2ReadService {
-    ctx: Arc<ConnContext>,
-    got_request: Arc<AtomicBool>,
-    peer: SocketAddr,
-}
-
-type H2ReadResponse = Response<Watched<AccessLogged<ResponseBody>>>;
-
-impl Service<Request<Incoming>> for H2ReadService {
-    type Response = H2ReadResponse;
-    type Error = Infallible;
-    type Future = Ready<Result<H2ReadResponse, Infallible>>;
-
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
-        self.got_request.store(true, Ordering::Relaxed);
-        ready(Ok(self.ctx.read.call(&req, self.peer).map(Watched::new)))
     }
 }

@@ -6,6 +6,7 @@
 //! * `accept.rs` — each port's accept loop and connection cap;
 //! * `limits.rs` — the open-files limit;
 //! * `conn.rs` — one connection: HTTP/1.1, TLS, HTTP/2, timeouts;
+//! * `services.rs` — the hyper services a connection hands requests to;
 //! * `h1_io.rs` — what an HTTP/1.1 connection's I/O adds to hyper's;
 //! * `stall.rs` — the stall timeout for each HTTP/2 stream;
 //! * [`tls`] — loading the certificate and key.
@@ -19,6 +20,7 @@ mod h1_io;
 mod limits;
 mod listen;
 mod ready;
+mod services;
 mod stall;
 pub mod tls;
 
