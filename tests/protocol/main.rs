@@ -24,5 +24,6 @@ mod lines;
 mod observe;
 mod outline;
 mod ranges;
+mod real_logs;
 mod search;
 mod sse;

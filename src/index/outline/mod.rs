@@ -63,12 +63,24 @@ pub const ERROR_STEMS: [&str; 10] = [
 ];
 
 /// Whether a line starting with `prefix` is an error line: it holds one of
-/// [`ERROR_PATTERNS`] once its ANSI escapes are taken out.
+/// [`ERROR_PATTERNS`] once its ANSI escapes are taken out, and a pattern
+/// that is a word (`error:`, `ERROR:`, `error[`, `fatal:`) starts a word
+/// there, so `last_error: u32` and `Z_STREAM_ERROR:` in a compiler's code
+/// excerpt are not errors. `Error:` may end a word (`TypeError:`), but not
+/// an identifier's (`MY_Error:`).
 pub fn is_error_line(prefix: &[u8]) -> bool {
     let text = without_escapes(prefix);
-    ERROR_PATTERNS
-        .iter()
-        .any(|p| memchr::memmem::find(&text, p.as_bytes()).is_some())
+    ERROR_PATTERNS.iter().any(|pattern| {
+        memchr::memmem::find_iter(&text, pattern.as_bytes()).any(|at| {
+            let before = at.checked_sub(1).map(|i| text[i]);
+            let identifier = |b: u8| b == b'_' || b.is_ascii_alphanumeric();
+            match *pattern {
+                "error:" | "ERROR:" | "error[" | "fatal:" => !before.is_some_and(identifier),
+                "Error:" => !before.is_some_and(|b| b == b'_' || b.is_ascii_digit()),
+                _ => true,
+            }
+        })
+    })
 }
 
 /// `text` without its ANSI escape sequences (CSI: `ESC [ params final`).

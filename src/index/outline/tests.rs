@@ -133,3 +133,22 @@ fn colours_do_not_hide_an_error() {
     assert!(!is_error_line(b"no errors found"));
     assert!(!is_error_line(b"\x1b[32mok\x1b[0m"));
 }
+
+#[test]
+fn identifiers_that_end_in_error_are_not_errors() {
+    for not in [
+        &b"144 | pub const Z_STREAM_ERROR: c_int = -2;"[..],
+        b"    let last_error: Option<u32> = None;",
+        b"struct MY_Error: Debug",
+    ] {
+        assert!(!is_error_line(not), "{}", String::from_utf8_lossy(not));
+    }
+    for yes in [
+        &b"TypeError: 'NoneType' object is not subscriptable"[..],
+        b"ERROR: Job failed: exit code 1",
+        b"src/main.rs:4:9: error: expected `;`",
+        b"(error: nested)",
+    ] {
+        assert!(is_error_line(yes), "{}", String::from_utf8_lossy(yes));
+    }
+}
