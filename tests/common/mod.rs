@@ -77,6 +77,23 @@ pub fn wait_heads(heads: &std::sync::atomic::AtomicUsize, n: usize) {
     );
 }
 
+/// The README's fenced `sh` block holding `needle`, with the default reader
+/// address replaced by `get` (a test daemon's reader port), so a test runs
+/// the example exactly as a user would copy it.
+pub fn readme_block(needle: &str, get: std::net::SocketAddr) -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let block = readme
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .find(|b| b.contains(needle))
+        .unwrap_or_else(|| panic!("README has no example with {needle:?}"));
+    let block = block.strip_prefix("sh\n").expect("an sh block");
+    assert!(block.contains("http://127.0.0.1:60023/log/secretpuppy"));
+    block.replace("http://127.0.0.1:60023", &format!("http://{get}"))
+}
+
 /// The environment variable `key` parsed as a `T`, or `default` when it is
 /// unset or does not parse: the benchmarks' knobs.
 pub fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {

@@ -208,3 +208,49 @@ fn with_the_index_off_line_views_are_not_found() {
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
     assert!(body.contains("LIVELOG_LINE_INDEX=off"), "{body}");
 }
+
+/// Runs a README block with bash; its stdout.
+fn run_block(script: &str) -> String {
+    let out = std::process::Command::new("bash")
+        .args(["-ec", script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+#[cfg_attr(windows, ignore = "runs README blocks with bash")]
+fn the_readme_examples_of_reading_a_ci_log() {
+    use crate::common::readme_block;
+    let d = complete_log("::group::Build\nline 2\nerror: linking failed\n::endgroup::\nline 5\n");
+    let run = |needle: &str| run_block(&readme_block(needle, d.get));
+    assert_eq!(
+        run("?tail=3'"),
+        "error: linking failed\n::endgroup::\nline 5\n"
+    );
+    assert_eq!(
+        run("?lines=2-4'"),
+        "line 2\nerror: linking failed\n::endgroup::\n"
+    );
+    let stamped = run("?tail=2&timestamps=true'");
+    let texts: Vec<&str> = stamped
+        .lines()
+        .map(|l| l.split_once(' ').unwrap().1)
+        .collect();
+    assert_eq!(texts, ["::endgroup::", "line 5"]);
+    let outline: serde_json::Value = serde_json::from_str(&run("/outline'")).unwrap();
+    assert_eq!(outline["sections"][0]["name"], "Build");
+    assert_eq!(outline["errors"]["first"]["line"], 3);
+    let found = run("/search?q=error'");
+    assert_eq!(
+        found,
+        "{\"line\":3,\"offset\":22,\"text\":\"error: linking failed\"}\n\
+         {\"total\":1,\"complete\":true,\"bytes\":64}\n",
+        "README.md shows this answer"
+    );
+}

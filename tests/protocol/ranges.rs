@@ -129,21 +129,9 @@ fn wait_stored_at(client: &Client, url: &str, len: u64) {
     }
 }
 
-/// The README's fenced `sh` block holding `needle`, with the default reader
-/// address replaced by the test daemon's, so the test runs the example
-/// exactly as a user would copy it.
+/// The README's `sh` block holding `needle`, run against the test daemon.
 fn readme_block(needle: &str, d: &Daemon) -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
-    let block = readme
-        .split("```")
-        .skip(1)
-        .step_by(2)
-        .find(|b| b.contains(needle))
-        .unwrap_or_else(|| panic!("README has no example with {needle:?}"));
-    let block = block.strip_prefix("sh\n").expect("an sh block");
-    assert!(block.contains("http://127.0.0.1:60023/log/secretpuppy"));
-    block.replace("http://127.0.0.1:60023", &format!("http://{}", d.get))
+    crate::common::readme_block(needle, d.get)
 }
 
 /// Runs a README block with `bash -ec` in `dir`, its stdout read as it
