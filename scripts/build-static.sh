@@ -16,6 +16,9 @@
 #                stage copies.
 #   --no-run     skip the run checks (they are skipped anyway, with a message,
 #                when the binary is for another architecture).
+#   --check BIN  build nothing: run checks 1-3 on BIN, a binary this script
+#                built elsewhere (.ci/run checks the one in the image it
+#                built from the Dockerfile, rather than build it twice).
 #
 # How: glibc with `-C target-feature=+crt-static` (no musl target needed).
 # The explicit --target keeps RUSTFLAGS away from build scripts and
@@ -37,11 +40,13 @@ cd "$(dirname "$0")/.."
 
 rootfs=""
 run_checks=1
+prebuilt=""
 arch=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --rootfs) rootfs="${2:?--rootfs needs a directory}"; shift 2 ;;
         --no-run) run_checks=0; shift ;;
+        --check) prebuilt="${2:?--check needs a binary}"; shift 2 ;;
         -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
         -*) echo "build-static: unknown option $1" >&2; exit 2 ;;
         *) arch="$1"; shift ;;
@@ -83,18 +88,22 @@ if [ "$target_arch" != "$host_arch" ]; then
     fi
 fi
 
-log "building livelog $version for $triple (glibc, +crt-static)"
-started=$(date +%s)
-# Shipped binaries carry no symbol table (CARGO_PROFILE_RELEASE_STRIP, as
-# the release workflow sets it): 1.2 MB less of 7.95 MB for x86_64, which
-# keeps the image under its 8 MB bound. A panic's backtrace then names no
-# functions; `cargo build --release` for development keeps them.
-RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static" \
-    CARGO_PROFILE_RELEASE_STRIP=symbols \
-    cargo build --release --locked --target "$triple" >&2
-log "build took $(( $(date +%s) - started ))s"
-
-bin="${CARGO_TARGET_DIR:-target}/$triple/release/livelog"
+if [ -n "$prebuilt" ]; then
+    bin="$prebuilt"
+    log "checking $bin (built elsewhere)"
+else
+    log "building livelog $version for $triple (glibc, +crt-static)"
+    started=$(date +%s)
+    # Shipped binaries carry no symbol table (CARGO_PROFILE_RELEASE_STRIP, as
+    # the release workflow sets it): 1.2 MB less of 7.95 MB for x86_64, which
+    # keeps the image under its 8 MB bound. A panic's backtrace then names
+    # no functions; `cargo build --release` for development keeps them.
+    RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static" \
+        CARGO_PROFILE_RELEASE_STRIP=symbols \
+        cargo build --release --locked --target "$triple" >&2
+    log "build took $(( $(date +%s) - started ))s"
+    bin="${CARGO_TARGET_DIR:-target}/$triple/release/livelog"
+fi
 [ -x "$bin" ] || { log "no binary at $bin"; exit 1; }
 log "binary: $bin, $(stat -c %s "$bin") bytes"
 

@@ -8,6 +8,8 @@
 #   scripts/container-test.sh --only 'stop'      # the same, only the cases whose name matches
 #   scripts/container-test.sh --engine docker --image livelog:X --arm64-image livelog:X-arm64
 #                                                # test images built elsewhere (the GitHub workflow)
+#   scripts/container-test.sh --build-only       # podman: build both images, run no case
+#                                                # (then --image/--arm64-image to run them)
 #
 # With podman (the default) it needs no registry: as root on Debian it
 # installs podman, runc, mmdebstrap and qemu-user-static, makes the builder
@@ -35,6 +37,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 engine=podman
+build_only=0
 image=""
 other_image=""
 only=""
@@ -44,6 +47,7 @@ while [ $# -gt 0 ]; do
         --image) image="${2:?--image needs an image}"; shift 2 ;;
         --arm64-image|--other-image) other_image="${2:?$1 needs an image}"; shift 2 ;;
         --only) only="${2:?--only needs a pattern}"; shift 2 ;;
+        --build-only) build_only=1; shift ;;
         -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "container-test: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -274,7 +278,7 @@ build_image() {
         --build-arg "BUILDPLATFORM=linux/$host_arch" --build-arg "BUILDARCH=$host_arch" \
         --build-arg "TARGETARCH=$arch" \
         --build-arg "RUST_IMAGE=$(cat "$work/base")" \
-                --build-arg "VERSION=$version" \
+        --build-arg "VERSION=$version" \
         --build-arg "COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" \
         -t "$tag" "$work/context" >&2
     note "$tag, built in $(( $(date +%s) - started ))s"
@@ -311,6 +315,10 @@ if [ -z "$image" ]; then
     if [ "$build_failed" = 1 ]; then
         print_table || true
         exit 1
+    fi
+    if [ "$build_only" = 1 ]; then
+        print_table
+        exit 0
     fi
 fi
 

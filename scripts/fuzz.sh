@@ -22,7 +22,7 @@ fi
 if cargo +nightly --version >/dev/null 2>&1; then
     if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
         # From crates.io; about half a minute on 2 cores with a fresh cargo home.
-        cargo install --locked cargo-fuzz --version 0.13.2
+        cargo install --locked cargo-fuzz --version 0.13.2 --debug
     fi
     started=$(date +%s)
     # Release build with debug assertions and AddressSanitizer (the defaults).
