@@ -122,3 +122,68 @@ fn many_instances_with_kernel_chosen_ports_learn_them_from_their_ready_files() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// The README's own example of starting livelog with kernel-chosen ports:
+/// the block runs as written (with `livelog` on `PATH`), and what it prints
+/// is where the log is.
+#[test]
+#[cfg_attr(windows, ignore = "runs a README block with bash")]
+fn the_readme_ready_file_example_finds_both_ports() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .find(|b| b.contains("LIVELOG_READY_FILE=$ready livelog &"))
+        .expect("README's ready-file example")
+        .strip_prefix("sh\n")
+        .unwrap()
+        .to_owned();
+    let bin_dir = tempfile::tempdir().unwrap();
+    let livelog = bin_dir.path().join("livelog");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(binary(), &livelog).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    // The block leaves livelog running: its pid is printed after it.
+    let script = format!("{block}\necho \"pid=$!\"\n");
+    let out = Command::new("bash")
+        .args(["-ec", &script])
+        .env("PATH", &path)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8(out.stdout).unwrap();
+    let pid = said
+        .lines()
+        .find_map(|l| l.strip_prefix("pid="))
+        .unwrap()
+        .to_owned();
+    struct Kill(String);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = Command::new("kill").arg(&self.0).status();
+        }
+    }
+    let _kill = Kill(pid);
+    assert!(out.status.success(), "{said}");
+    let line = said.lines().find(|l| l.starts_with("upload to ")).unwrap();
+    let put = line.split_whitespace().nth(2).unwrap();
+    let get = line
+        .rsplit_once("http://<host>:")
+        .unwrap()
+        .1
+        .replace("/log/secretpuppy", "");
+    let file = bin_dir.path().join("log");
+    std::fs::write(&file, "found by the ready file\n").unwrap();
+    let (code, _, err) = curl(&["-sS", "-T", file.to_str().unwrap(), put]);
+    assert_eq!(code, 0, "{err}");
+    let url = format!("http://127.0.0.1:{get}/log/{TOKEN}");
+    assert!(wait_until(SOON, || curl(&["-s", &url]).1
+        == b"found by the ready file\n"));
+}
