@@ -703,7 +703,7 @@
   let clock = 0;
 
   const prefs = loadPrefs();
-  let tsMode = prefs.timestamps || 'off';
+  let tsMode = ['absolute', 'elapsed'].includes(prefs.timestamps) ? prefs.timestamps : 'off';
   let wrap = prefs.wrap === true;
 
   function loadPrefs() {
@@ -746,7 +746,6 @@
     if (secs < 10) return secs.toFixed(1) + 's';
     const s = Math.round(secs);
     if (s < 60) return s + 's';
-    const two = (v) => String(v).padStart(2, '0');
     if (s < 3600) return Math.floor(s / 60) + 'm ' + two(s % 60) + 's';
     return Math.floor(s / 3600) + 'h ' + two(Math.floor(s / 60) % 60) + 'm';
   }
@@ -933,8 +932,16 @@
     blocks.splice(k, 0, b);
     blockBytes += got;
     evictBlocks();
-    generation++;
-    scheduleRender();
+    // Only the rows on screen it fills are built again.
+    let filled = false;
+    for (const r of [...shown.keys()]) {
+      if (r + 1 >= first && r + 1 < first + count && r < headRows()) {
+        shown.delete(r);
+        filled = true;
+      }
+    }
+    if (filled) shownList = [];
+    if (filled || jump) scheduleRender();
   }
 
   // Forgets the least recently shown windows beyond the page's budget.
@@ -982,7 +989,7 @@
           i += take;
           if (this.pre.length < TS_LEN) return;
           const us = parseTs(this.pre);
-          if (us === us) putTs(this.line, us);
+          if (!Number.isNaN(us)) putTs(this.line, us);
           this.pre = '';
           this.atStart = false;
           continue;
@@ -1039,9 +1046,9 @@
   // What the timestamp column shows for line l ('' while unknown).
   function tsText(l) {
     const us = tsOf(l);
-    if (us !== us) return '';
+    if (Number.isNaN(us)) return '';
     if (tsMode === 'elapsed') {
-      if (firstUs !== firstUs) return '';
+      if (Number.isNaN(firstUs)) return '';
       const d = Math.max(0, us - firstUs);
       const ms = Math.floor(d / 1000);
       const s = Math.floor(ms / 1000);
@@ -1111,11 +1118,15 @@
       // Tried again at the next frame that needs it.
     }
     const us = parseTs(text.slice(0, TS_LEN));
-    if (us === us) firstUs = us;
-    else setTimeout(() => (firstTsLoading = false), 2000);
-    if (us === us) firstTsLoading = false;
-    generation++;
-    scheduleRender();
+    if (!Number.isNaN(us)) {
+      firstUs = us;
+      firstTsLoading = false;
+      generation++;
+      scheduleRender();
+    } else {
+      // Not there yet (or the request failed): ask again in a while.
+      setTimeout(() => (firstTsLoading = false), 2000);
+    }
   }
 
   // ------------------------------------------------------------- outline
@@ -1440,6 +1451,11 @@
       generation++;
     }
 
+    if (jump && jumpWaits(jump)) {
+      // Its window is on its way: stay here a moment rather than paint a
+      // screen of empty rows, then the line.
+      return;
+    }
     if (jump) {
       scrollToJump(jump, n, vh);
       jump = null;
@@ -1450,21 +1466,41 @@
     const dirtyFrom = tail ? headRows() + tail.screen.dirty : Infinity;
     if (tail) tail.screen.dirty = Infinity;
     if (wrap) drawWrapped(n, vh, dirtyFrom);
-    else drawFixed(n, vh, dirtyFrom);
-
-    // Wide lines widen the scroll area. The estimate counts a tab as one
-    // column, so the rows on screen are measured too (their text, not the
-    // rows, which are at least as wide as the view).
-    if (!wrap) {
+    else {
+      const built = drawFixed(n, vh, dirtyFrom);
+      // Wide lines widen the scroll area. The estimate counts a tab as one
+      // column, so the rows just built are measured too (their text, not
+      // the rows, which are at least as wide as the view), once painted:
+      // measuring now would lay them out twice in this frame.
       if (tail && tail.screen.maxCols > maxCols) maxCols = tail.screen.maxCols;
-      let w = estimatedWidth();
-      for (const tx of rowsEl.querySelectorAll('.tx')) w = Math.max(w, tx.offsetLeft + tx.offsetWidth);
-      if (w > spacerW) {
-        spacerW = w;
-        spacer.style.width = w + 'px';
+      widen(estimatedWidth());
+      if (built.length) {
+        toMeasure.push(...built);
+        if (!measureTimer) measureTimer = setTimeout(measureRows, 0);
       }
     }
     fetchWhatIsShown();
+  }
+
+  let toMeasure = [];
+  let measureTimer = 0;
+
+  function measureRows() {
+    measureTimer = 0;
+    let w = 0;
+    for (const row of toMeasure) {
+      const tx = row.isConnected && row.querySelector('.tx');
+      if (tx) w = Math.max(w, tx.offsetLeft + tx.offsetWidth);
+    }
+    toMeasure = [];
+    widen(w);
+  }
+
+  function widen(w) {
+    if (w > spacerW && !wrap) {
+      spacerW = w;
+      spacer.style.width = w + 'px';
+    }
   }
 
   // Scrolls to a line (or row) asked for: `near` puts it a third of the way
@@ -1493,14 +1529,19 @@
 
   // Puts the rows `want` (row numbers, in order) into #rows, reusing those
   // already there that did not change.
+  // Returns the rows it built.
   function placeRows(want, dirtyFrom) {
     const same = shownGen === generation;
-    if (same && dirtyFrom === Infinity && want.length === shownList.length && want.every((r, k) => r === shownList[k])) return false;
+    if (same && dirtyFrom === Infinity && want.length === shownList.length && want.every((r, k) => r === shownList[k])) return [];
     const next = new Map();
     const els = [];
+    const built = [];
     for (const r of want) {
       let el = same && r < dirtyFrom ? shown.get(r) : undefined;
-      if (!el) el = buildRow(r);
+      if (!el) {
+        el = buildRow(r);
+        built.push(el);
+      }
       next.set(r, el);
       els.push(el);
     }
@@ -1514,7 +1555,7 @@
       if (loadedPending) afterPaint('livelog:loaded');
       loadedPending = false;
     }
-    return true;
+    return built;
   }
 
   function drawFixed(n, vh, dirtyFrom) {
@@ -1525,9 +1566,10 @@
     rowsEl.style.transform = 'translateY(' + (logEl.scrollTop - offset) + 'px)';
     const want = [];
     for (let d = first; d < first + count; d++) want.push(rowOfDisp(d));
-    placeRows(want, dirtyFrom);
+    const built = placeRows(want, dirtyFrom);
     shownTop = first;
     shownLast = first + Math.max(0, count - 1);
+    return built;
   }
 
   // Wrapped rows have different heights: the scroll position is a fraction
@@ -1605,14 +1647,14 @@
       ensureBlock(last + BLOCK_LINES / 5);
     }
     if (tsMode !== 'off') {
-      if (tsMode === 'elapsed' && firstUs !== firstUs) loadFirstTs();
+      if (tsMode === 'elapsed' && Number.isNaN(firstUs)) loadFirstTs();
       if (!tsLoad && performance.now() >= tsRetryAt) {
         const settled = settledLine();
         let a = Infinity;
         let b = -Infinity;
         for (const r of shownList) {
           const l = lineOfRow(r);
-          if (l <= settled && tsOf(l) !== tsOf(l) && (r >= h || findBlock(l))) {
+          if (l <= settled && Number.isNaN(tsOf(l)) && (r >= h || findBlock(l))) {
             if (l < a) a = l;
             if (l > b) b = l;
           }
@@ -1650,8 +1692,23 @@
   function goToLine(l, near) {
     unfoldAround(l);
     setFollowing(false);
-    jump = { line: l, near };
+    jump = { line: l, near, at: performance.now() };
+    // Its window now, not at the next frame (and the one before it, for
+    // the rows above it).
+    if (!indexOff) {
+      ensureBlock(l);
+      ensureBlock(l - 15);
+      setTimeout(scheduleRender, JUMP_WAIT);
+    }
     scheduleRender();
+  }
+
+  // How long a jump waits for its line's window before showing empty rows.
+  const JUMP_WAIT = 150;
+
+  function jumpWaits(j) {
+    if (j.line === undefined || j.at === undefined || performance.now() - j.at >= JUMP_WAIT) return false;
+    return j.line <= headRows() && !findBlock(j.line) && loading(j.line);
   }
 
   // The reader follows the tail when they scroll to the bottom, and stops
@@ -1778,6 +1835,10 @@
     if (selection && jumpThere) {
       setFollowing(false);
       pendingJump = true;
+      if (selection[0] <= N) {
+        pendingJump = false;
+        goToLine(selection[0], true);
+      }
     }
     scheduleRender();
   }
@@ -2047,7 +2108,12 @@
     const r = matchRow(k);
     unfoldAround(lineOfRow(r));
     setFollowing(false);
-    jump = search.local ? { row: r, near: false } : { line: search.matches[k], near: false };
+    if (search.local) jump = { row: r, near: false };
+    else {
+      jump = { line: search.matches[k], near: false, at: performance.now() };
+      ensureBlock(search.matches[k]);
+      setTimeout(scheduleRender, JUMP_WAIT);
+    }
     scheduleRender();
     showMatches();
   }

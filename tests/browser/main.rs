@@ -20,6 +20,7 @@
 mod common;
 
 mod chrome;
+mod lines;
 mod proxy;
 mod sections;
 mod server;
