@@ -473,13 +473,13 @@ fn scenarios_100(
             ratio(first, raw_fcp)
         );
         println!(
-            "| fully loaded | {} | curl reading the SSE stream: {} | {} |",
+            "| fully loaded (the end known, lines painted; read whole if the page holds it) | {} | curl reading the SSE stream: {} | {} |",
             secs(loaded),
             sse_ms.map_or("-".into(), secs),
             sse_ms.map_or("-".into(), |s| format!("{:.2}×", loaded / s))
         );
         println!(
-            "| fully loaded | {} | raw text/plain load event: {} | {} |",
+            "| fully loaded (as above) | {} | raw text/plain load event: {} | {} |",
             secs(loaded),
             raw_load.map_or("-".into(), opt_secs),
             ratio(loaded, raw_load)
