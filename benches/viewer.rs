@@ -9,20 +9,30 @@
 //!
 //! Scenarios, each run:
 //! - `viewer`: the finished log opened in the viewer: time from navigation
-//!   to the first log lines painted and to the whole log loaded (end event
-//!   handled and painted), JS heap after a GC, the next frame after jumping
-//!   to a random place, a search of every line;
+//!   to the first log lines painted and to the whole log loaded (the end
+//!   known and lines painted), JS heap after a GC, the first frame painted
+//!   with every row's text after jumping to a random place, a search of
+//!   every line (in the page, or on the server for a log larger than the
+//!   page holds);
 //! - `sse`: curl reading the same SSE stream to /dev/null (what the server
 //!   and network cost, without a browser);
 //! - `raw`: Chromium opening the raw log (`text/plain`), the way a browser
 //!   shows it without the viewer: first contentful paint and load event;
 //! - `live`: the viewer (and, as the baseline, a curl raw reader) attached
 //!   before the upload, the log uploaded at full speed: time from the
-//!   upload's start to the viewer showing all of it / curl having all of it.
+//!   upload's start to the viewer showing all of it / curl having all of it;
+//! - `gib`: a finished log of 1 GiB, far larger than the page holds: first
+//!   paint next to Chromium's of the raw log, jumps to random lines next to
+//!   curl fetching the same windows (`viewer/gib.rs`).
 //!
 //! Knobs (environment): `LIVELOG_BENCH_VIEWER_LINES` (1000000; each line is
 //! 100 bytes), `LIVELOG_BENCH_VIEWER_RUNS` (3), `LIVELOG_BENCH_VIEWER_SCENARIOS`
-//! (`viewer,sse,raw,live`).
+//! (`viewer,sse,raw,live,gib`), `LIVELOG_BENCH_VIEWER_GIB_BYTES` (1073741824:
+//! the `gib` log's size), `LIVELOG_BENCH_VIEWER_JUMPS` (20 per `gib` run).
+//!
+//! ```sh
+//! LIVELOG_BENCH_VIEWER_SCENARIOS=gib cargo bench --bench viewer | tee docs/bench/viewer-1gib.txt
+//! ```
 //!
 //! Needs Chromium, chromedriver and curl (see tests/browser/chrome.rs).
 
@@ -34,6 +44,8 @@
 mod chrome;
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "viewer/gib.rs"]
+mod gib;
 #[path = "../tests/browser/target.rs"]
 mod target;
 
@@ -60,6 +72,14 @@ fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
 fn make_log(lines: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(lines * 100);
     for n in 0..lines {
+        out.extend_from_slice(log_line(n).as_bytes());
+    }
+    out
+}
+
+/// Line `n` (from 0) of that log, with its newline.
+fn log_line(n: usize) -> String {
+    {
         let ms = n as u64 * 37;
         let mut line = format!(
             "{:02}:{:02}:{:02}.{:03} ",
@@ -87,10 +107,9 @@ fn make_log(lines: usize) -> Vec<u8> {
             line.push(if line.len() % 2 == 0 { ' ' } else { '.' });
         }
         assert_eq!(line.len(), 99, "line {n} too long");
-        out.extend_from_slice(line.as_bytes());
-        out.push(b'\n');
+        line.push('\n');
+        line
     }
-    out
 }
 
 fn upload(d: &Daemon, log: &[u8]) {
@@ -175,7 +194,12 @@ async fn viewer_run(d: &Daemon, lines: usize) -> Viewer {
                 if (k++ === 40) return done(times);
                 const t0 = performance.now();
                 log.scrollTop = ((k * 7919) % 1000) / 1000 * (log.scrollHeight - log.clientHeight);
-                requestAnimationFrame(() => setTimeout(() => { times.push(performance.now() - t0); step(); }, 0));
+                // The first painted frame whose rows all have their text (a
+                // log larger than the page holds fetches them).
+                const look = () => document.querySelector('.row.pending')
+                    ? requestAnimationFrame(() => setTimeout(look, 0))
+                    : (times.push(performance.now() - t0), step());
+                requestAnimationFrame(() => setTimeout(look, 0));
             };
             step();
             "#,
@@ -354,24 +378,40 @@ fn main() {
     let runs: usize = env_or("LIVELOG_BENCH_VIEWER_RUNS", 3);
     let scenarios: String = env_or(
         "LIVELOG_BENCH_VIEWER_SCENARIOS",
-        "viewer,sse,raw,live".to_string(),
+        "viewer,sse,raw,live,gib".to_string(),
     );
     let want = |s: &str| scenarios.split(',').any(|x| x.trim() == s);
-    let log = make_log(lines);
+    let hundred = ["viewer", "sse", "raw", "live"].iter().any(|s| want(s));
+    let log = if hundred { make_log(lines) } else { Vec::new() };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     println!(
-        "livelog viewer bench: {} lines, {} bytes, {runs} runs, {} cores",
-        lines,
-        log.len(),
+        "livelog viewer bench: {runs} runs, {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    if hundred {
+        println!("{} lines, {} bytes", lines, log.len());
+        scenarios_100(&rt, &log, lines, runs, &want);
+    }
+    if want("gib") {
+        gib::run(&rt, runs);
+    }
+}
 
+/// The scenarios on the log of `lines` lines (`viewer`, `sse`, `raw`,
+/// `live`), alternated, then their table.
+fn scenarios_100(
+    rt: &tokio::runtime::Runtime,
+    log: &[u8],
+    lines: usize,
+    runs: usize,
+    want: &dyn Fn(&str) -> bool,
+) {
     let d = server();
-    upload(&d, &log);
+    upload(&d, log);
     let (mut viewers, mut sse, mut raw, mut live) = (vec![], vec![], vec![], vec![]);
     for run in 1..=runs {
         if want("viewer") {
@@ -402,7 +442,7 @@ fn main() {
             raw.push((fcp, load));
         }
         if want("live") {
-            let (viewer, curl) = rt.block_on(live_run(&log, lines));
+            let (viewer, curl) = rt.block_on(live_run(log, lines));
             println!(
                 "run {run} live: viewer all shown {}, curl raw reader done {}",
                 secs(viewer),
@@ -433,13 +473,13 @@ fn main() {
             ratio(first, raw_fcp)
         );
         println!(
-            "| fully loaded | {} | curl reading the SSE stream: {} | {} |",
+            "| fully loaded (the end known, lines painted; read whole if the page holds it) | {} | curl reading the SSE stream: {} | {} |",
             secs(loaded),
             sse_ms.map_or("-".into(), secs),
             sse_ms.map_or("-".into(), |s| format!("{:.2}×", loaded / s))
         );
         println!(
-            "| fully loaded | {} | raw text/plain load event: {} | {} |",
+            "| fully loaded (as above) | {} | raw text/plain load event: {} | {} |",
             secs(loaded),
             raw_load.map_or("-".into(), opt_secs),
             ratio(loaded, raw_load)
@@ -449,7 +489,7 @@ fn main() {
             m(&|v| v.heap_mb)
         );
         println!(
-            "| next frame after a jump, p50 / max of 40 | {:.0} / {:.0} ms | - | - |",
+            "| a jump to a random place to every row's text painted, p50 / max of 40 | {:.0} / {:.0} ms | - | - |",
             m(&|v| v.jump_p50),
             m(&|v| v.jump_max)
         );

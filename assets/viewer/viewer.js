@@ -1,7 +1,11 @@
-// livelog viewer: reads the log's Server-Sent Events stream (same path as the
-// page, with /log/ for /view/) and shows it as a terminal would, rendering only
-// the rows on screen. No external requests, no console output, no innerHTML:
-// log text only ever reaches the page as text nodes.
+// livelog viewer: shows the log at the page's path with /log/ for /view/ as a
+// terminal would, rendering only the rows on screen. A log the page can hold
+// is read whole from its Server-Sent Events stream; a larger one in windows
+// of lines (?lines=A-B) as the reader scrolls, its tail followed live. The
+// outline (/outline) folds sections and finds errors; search runs in the
+// page or, on a larger log, on the server (/search). No external requests,
+// no console output, no innerHTML: log text only ever reaches the page as
+// text nodes. assets/viewer/README.md is the contract with the server.
 'use strict';
 
 (() => {
@@ -65,8 +69,19 @@
     return paletteCss(c);
   }
 
+  // One screen of terminal output. `faithful` keeps one row per log line
+  // (only \n starts a row; vertical cursor movement is ignored): windows of
+  // the log fetched by line number must keep the server's numbering. The
+  // whole log, read from its start, is a full terminal: cursor-up redraws
+  // rows, and `nums` then records which log line each row started on.
   class Screen {
-    constructor() {
+    constructor(faithful, base) {
+      this.faithful = faithful;
+      this.base = base; // the number of the line before row 0 (while nums is null)
+      this.nums = null; // per row: the log line it started on, once rows and lines differ
+      this.line = base + 1; // the log line being written (counted by \n)
+      this.partial = false; // whether that line has bytes yet
+      this.truncated = false; // a window cut inside its only line
       this.text = [''];
       this.runs = [null]; // per line: null or [start, end, styleId, ...], sorted, disjoint
       this.row = 0;
@@ -86,10 +101,62 @@
       this.styleIds = new Map([['-1,-1,0', 0]]);
     }
 
-    // Lines a reader sees: the line the cursor is on counts once it has text.
+    // Rows a reader sees: the row the cursor is on counts once it has text
+    // (in a faithful screen, once its line has bytes).
     count() {
       const n = this.text.length;
-      return this.text[n - 1] === '' ? n - 1 : n;
+      return this.text[n - 1] !== '' || (this.faithful && this.partial) ? n : n - 1;
+    }
+
+    // The log's lines so far, as the server counts them (\n-terminated, and
+    // the last one once it has bytes), numbered from 1.
+    lineCount() {
+      return this.partial ? this.line : this.line - 1;
+    }
+
+    lineOfRow(r) {
+      return this.nums ? this.nums[r] : this.base + r + 1;
+    }
+
+    // The first row of line `l` (or the nearest one before it).
+    rowOfLine(l) {
+      const last = this.text.length - 1;
+      if (!this.nums) return Math.max(0, Math.min(last, l - this.base - 1));
+      let lo = 0;
+      let hi = last;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (this.nums[mid] <= l) lo = mid;
+        else hi = mid - 1;
+      }
+      return lo;
+    }
+
+    // Drops the first k rows (the page holds a bounded part of a long log).
+    trimHead(k) {
+      this.text.splice(0, k);
+      this.runs.splice(0, k);
+      if (this.nums) this.nums.splice(0, k);
+      else this.base += k;
+      this.row -= k;
+      if (this.saved) this.saved[0] = Math.max(0, this.saved[0] - k);
+      this.dirty = 0;
+    }
+
+    // Forgets line l and what follows (faithful screens: a stream that broke
+    // is read again from the line it broke in).
+    truncateFrom(l) {
+      const r = Math.max(0, Math.min(this.text.length - 1, l - this.base - 1));
+      this.text.length = r + 1;
+      this.runs.length = r + 1;
+      this.text[r] = '';
+      this.runs[r] = null;
+      this.row = r;
+      this.col = 0;
+      this.line = this.base + r + 1;
+      this.partial = false;
+      this.state = GROUND;
+      this.touch(r);
     }
 
     touch(row) {
@@ -98,6 +165,10 @@
 
     write(s) {
       const n = s.length;
+      if (n) {
+        const lf = s.lastIndexOf('\n');
+        this.partial = lf < 0 ? true : lf < n - 1;
+      }
       let i = 0;
       while (i < n) {
         if (this.state === GROUND) {
@@ -162,10 +233,13 @@
 
     control(c) {
       switch (c) {
-        case 0x0a: // LF
+        case 0x0a: // LF: the next log line
+          this.line++;
+          this.newline();
+          break;
         case 0x0b: // VT
         case 0x0c: // FF
-          this.newline();
+          if (!this.faithful) this.newline();
           break;
         case 0x0d: // CR: back to the start of the line, to be overwritten
           this.col = 0;
@@ -205,7 +279,7 @@
           break;
         case 0x45: // E next line
         case 0x44: // D index
-          this.newline();
+          if (!this.faithful) this.newline();
           break;
         case 0x4d: // M reverse index
           this.up(1);
@@ -289,15 +363,19 @@
     }
 
     up(k) {
-      this.row = Math.max(this.lowestRow(), this.row - k);
+      if (!this.faithful) this.row = Math.max(this.lowestRow(), this.row - k);
     }
 
     down(k) {
-      this.row = Math.min(this.text.length - 1, this.row + k);
+      if (!this.faithful) this.row = Math.min(this.text.length - 1, this.row + k);
     }
 
     restore() {
       if (!this.saved) return;
+      if (this.faithful) {
+        this.col = this.saved[1];
+        return;
+      }
       this.row = Math.min(Math.max(this.saved[0], this.lowestRow()), this.text.length - 1);
       this.col = this.saved[1];
     }
@@ -308,6 +386,12 @@
       if (this.row === this.text.length) {
         this.text.push('');
         this.runs.push(null);
+        if (this.nums) this.nums.push(this.line);
+        else if (this.line !== this.base + this.row + 1) {
+          // Rows and lines part ways (a redraw, VT, FF): number each row.
+          this.nums = this.text.map((_, i) => this.base + i + 1);
+          this.nums[this.row] = this.line;
+        }
       }
     }
 
@@ -336,9 +420,10 @@
         if (this.row < this.text.length - 1) {
           this.text.length = this.row + 1;
           this.runs.length = this.row + 1;
+          if (this.nums) this.nums.length = this.row + 1;
           this.touch(this.row);
         }
-      } else if (mode === 2 || mode === 3) {
+      } else if (!this.faithful && (mode === 2 || mode === 3)) {
         // Clear screen: a log keeps its history; start on a fresh line.
         this.row = this.text.length - 1;
         if (this.text[this.row] !== '') this.newline();
@@ -543,17 +628,33 @@
   const stateEl = $('state');
   const sizeEl = $('size');
   const linesEl = $('lines');
+  const errorsEl = $('errors');
+  const firstErrorBtn = $('first-error');
+  const copyBtn = $('copy');
+  const tsSelect = $('timestamps');
+  const wrapBtn = $('wrap');
   const followBtn = $('follow');
   const searchBar = $('search');
   const queryEl = $('query');
   const caseEl = $('case');
   const matchesEl = $('matches');
 
-  const screen = new Screen();
   const ROW_H = parseFloat(getComputedStyle(root).getPropertyValue('--row-h')) || 18;
   // Browsers cap an element's height (Chromium ~33.5M px, Firefox ~17.9M px):
   // beyond this, scroll positions are scaled to line positions.
   const MAX_PX = 15000000;
+  // Lines of one window fetched with ?lines=A-B, and the most bytes read for
+  // one (a window of very long lines ends early).
+  const BLOCK_LINES = 500;
+  const BLOCK_MAX_BYTES = 2 << 20;
+  const MAX_LOADS = 3;
+  // The arrival-time prefix of ?timestamps=true: `2026-12-03T07:31:51.123456Z `.
+  const TS_LEN = 28;
+  const TS_BLOCK = 1024;
+  const TS_BLOCKS_KEPT = 2048;
+  // Server search results kept; lines a copy takes at most.
+  const MAX_HITS = 100000;
+  const COPY_MAX_LINES = 100000;
 
   // The log is at the page's path with /log/ for /view/: the token stays in
   // the path and is never copied anywhere else.
@@ -562,24 +663,64 @@
   const logPath = at >= 0 ? path.slice(0, at) + '/log/' + path.slice(at + 6) : null;
   if (logPath) $('raw').href = logPath;
 
+  // How much of the log the page holds (?hold=BYTES): a log larger than this
+  // is read in windows by line number, and only its tail is followed.
+  const holdParam = Number(new URLSearchParams(location.search).get('hold'));
+  const HOLD = holdParam > 0 ? holdParam : 32 * 1024 * 1024;
+  const BLOCK_CACHE = Math.max(HOLD / 2, 4 << 20);
+
   let state = 'connecting';
-  let bytes = 0; // byte offset of the end of what we have (the last event id)
-  let total = null; // the final length, from the end event
+  let bytes = 0; // the log's size as far as the page knows
+  let total = null; // the final length, once the log ended
+  let N = 0; // the log's lines as far as the page knows
+  // The newest part of the log, read live: the whole log from its first byte
+  // (`sse`, the event stream) or, for a log larger than the page holds, its
+  // last lines (`lines`, ?lines=A-). null once a large log has ended.
+  let tail = null;
+  let whole = true; // the tail holds the log from its first byte
+  let indexOff = false; // the server has no line index: no outline, windows or server search
   let following = true;
-  let selection = null; // [first, last] line index, from #L
+  let selection = null; // [first, last] line numbers, from #L
   let pendingJump = false;
+  let jump = null; // {line or row, near}: a scroll the next frame makes
+  let pendingAnchor = null; // {line, off}: keep this line at the top across a change
   let generation = 0; // bumped when every shown row must be rebuilt
-  let shownFirst = -1;
-  let shownCount = 0;
+  let shown = new Map(); // row -> element, of the last frame
+  let shownList = [];
   let shownGen = -1;
+  let shownTop = 0; // display index of the first row on screen
+  let shownLast = 0;
   let scale = 1;
   let spacerH = -1;
   let spacerW = 0;
   let shownDigits = 0;
+  let maxCols = 0;
+  let wrapFactor = 1;
   let firstLinesMarked = false;
   let renderScheduled = false;
   let labelsDirty = true;
   let ownScrollTop = -1; // the scrollTop the page set itself (not the reader)
+  let clock = 0;
+
+  const prefs = loadPrefs();
+  let tsMode = ['absolute', 'elapsed'].includes(prefs.timestamps) ? prefs.timestamps : 'off';
+  let wrap = prefs.wrap === true;
+
+  function loadPrefs() {
+    try {
+      return JSON.parse(localStorage.getItem('livelog-viewer') || '{}') || {};
+    } catch {
+      return {};
+    }
+  }
+
+  function savePrefs() {
+    try {
+      localStorage.setItem('livelog-viewer', JSON.stringify({ timestamps: tsMode, wrap }));
+    } catch {
+      // Storage may be off: the choice lasts as long as the page.
+    }
+  }
 
   function scheduleRender() {
     if (!renderScheduled) {
@@ -599,6 +740,16 @@
     return u === 0 ? n.toLocaleString('en-US') + ' bytes' : v.toFixed(v < 10 ? 2 : 1) + ' ' + units[u];
   }
 
+  // 0.4s, 12s, 3m 05s, 1h 02m: as CI systems show a step's duration.
+  function formatDuration(secs) {
+    if (!(secs >= 0)) return '';
+    if (secs < 10) return secs.toFixed(1) + 's';
+    const s = Math.round(secs);
+    if (s < 60) return s + 's';
+    if (s < 3600) return Math.floor(s / 60) + 'm ' + two(s % 60) + 's';
+    return Math.floor(s / 3600) + 'h ' + two(Math.floor(s / 60) % 60) + 'm';
+  }
+
   const LABELS = {
     connecting: 'Connecting…',
     waiting: 'Waiting for the upload',
@@ -612,7 +763,7 @@
     state = s;
     // The counts first, not at the next frame: whoever sees the new state
     // (a screen reader, a test) sees the lines and bytes it speaks of.
-    updateLabels(screen.count());
+    updateLabels();
     root.dataset.state = s;
     stateEl.textContent = label || LABELS[s];
     document.title = 'livelog · ' + (label || LABELS[s]);
@@ -620,13 +771,13 @@
     scheduleRender();
   }
 
-  function updateLabels(n) {
+  function updateLabels() {
     const size = total !== null ? total : bytes;
     sizeEl.textContent = bytes > 0 || total !== null ? formatBytes(size) : '';
     sizeEl.title = size.toLocaleString('en-US') + ' bytes';
-    linesEl.textContent = n.toLocaleString('en-US') + (n === 1 ? ' line' : ' lines');
+    linesEl.textContent = N.toLocaleString('en-US') + (N === 1 ? ' line' : ' lines');
     root.dataset.bytes = String(size);
-    root.dataset.lines = String(n);
+    root.dataset.lines = String(N);
   }
 
   function setFollowing(on) {
@@ -636,28 +787,582 @@
     followBtn.textContent = on ? 'Following' : 'Follow';
   }
 
+  function ended() {
+    return state === 'complete' || state === 'incomplete';
+  }
+
+  // Marks a moment after the next frame is painted (for measurements).
+  function afterPaint(name) {
+    requestAnimationFrame(() => setTimeout(() => performance.mark(name), 0));
+  }
+
+  // ------------------------------------------------------------ the rows
+  // Rows 0 .. H-1 are log lines 1 .. H, read in windows (`blocks`); the
+  // rows after them are the tail's. Folded sections hide rows: the display
+  // shows the rows that are not hidden.
+
+  let blocks = []; // {first, count, screen, used, size}, sorted by first
+  let blockBytes = 0;
+  const loads = []; // windows being fetched: {first, last, ctrl}
+  let loadsRetryAt = 0;
+
+  function headRows() {
+    return tail ? tail.screen.lineOfRow(0) - 1 : N;
+  }
+
+  function totalRows() {
+    return headRows() + (tail ? tail.screen.count() : 0);
+  }
+
+  function lineOfRow(r) {
+    const h = headRows();
+    return r < h ? r + 1 : tail.screen.lineOfRow(r - h);
+  }
+
+  function rowOfLine(l) {
+    const h = headRows();
+    if (l <= h || !tail) return Math.max(0, l - 1);
+    return h + tail.screen.rowOfLine(l);
+  }
+
+  // The last row of line l.
+  function lastRowOfLine(l) {
+    return l < N ? Math.max(rowOfLine(l), rowOfLine(l + 1) - 1) : totalRows() - 1;
+  }
+
+  // Where row r's text is: {scr, i}, or null while its window is not here.
+  function rowData(r) {
+    const h = headRows();
+    if (r >= h) return tail ? { scr: tail.screen, i: r - h } : null;
+    const b = findBlock(r + 1);
+    if (!b) return null;
+    b.used = ++clock;
+    return { scr: b.screen, i: r + 1 - b.first };
+  }
+
+  function findBlock(l) {
+    let lo = 0;
+    let hi = blocks.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const b = blocks[mid];
+      if (l < b.first) hi = mid - 1;
+      else if (l >= b.first + b.count) lo = mid + 1;
+      else return b;
+    }
+    return null;
+  }
+
+  function loading(l) {
+    return loads.some((x) => x.first <= l && l <= x.last);
+  }
+
+  // Fetches the window holding line l, unless it is here or on its way.
+  function ensureBlock(l) {
+    const h = headRows();
+    if (l < 1 || l > h || findBlock(l) || loading(l)) return;
+    if (loads.length >= MAX_LOADS || performance.now() < loadsRetryAt) return;
+    let first = Math.floor((l - 1) / BLOCK_LINES) * BLOCK_LINES + 1;
+    let last = Math.min(first + BLOCK_LINES - 1, h);
+    // Start after, and end before, what is here or coming.
+    for (const b of blocks) {
+      const end = b.first + b.count - 1;
+      if (b.first <= first && end >= first && end < l) first = end + 1;
+      if (b.first > l && b.first <= last) last = b.first - 1;
+    }
+    for (const x of loads) {
+      if (x.first <= first && x.last >= first && x.last < l) first = x.last + 1;
+      if (x.first > l && x.first <= last) last = x.first - 1;
+    }
+    loadBlock(first, Math.max(first, last));
+  }
+
+  async function loadBlock(first, last) {
+    const withTs = tsMode !== 'off';
+    const load = { first, last, ctrl: new AbortController() };
+    loads.push(load);
+    const scr = new Screen(true, first - 1);
+    const feed = new LineFeed(scr, withTs, first);
+    let got = 0;
+    let cut = false;
+    try {
+      const url = logPath + '?lines=' + first + '-' + last + (withTs ? '&timestamps=true' : '');
+      const res = await fetch(url, { signal: load.ctrl.signal, cache: 'no-store' });
+      if (!res.ok) throw new Error(String(res.status));
+      const reader = res.body.getReader();
+      const dec = new TextDecoder();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        got += value.length;
+        feed.write(dec.decode(value, { stream: true }));
+        if (got > BLOCK_MAX_BYTES) {
+          cut = true;
+          load.ctrl.abort();
+          break;
+        }
+      }
+      if (!cut) feed.write(dec.decode());
+    } catch {
+      if (!cut) {
+        loads.splice(loads.indexOf(load), 1);
+        // Moved away (aborted), or the server said no: ask again later.
+        if (!load.ctrl.signal.aborted) loadsRetryAt = performance.now() + 1000;
+        scheduleRender();
+        return;
+      }
+    }
+    loads.splice(loads.indexOf(load), 1);
+    let count = scr.lineCount() - (first - 1);
+    if (cut) {
+      // Whole lines only, or the first line's start if it alone is that long.
+      count = Math.max(1, scr.line - first);
+      if (scr.line === first) scr.truncated = true;
+    }
+    count = Math.min(count, last - first + 1);
+    if (count <= 0) {
+      loadsRetryAt = performance.now() + 1000;
+      scheduleRender();
+      return;
+    }
+    if (scr.maxCols > maxCols) maxCols = scr.maxCols;
+    const b = { first, count, screen: scr, used: ++clock, size: got };
+    let k = 0;
+    while (k < blocks.length && blocks[k].first < first) k++;
+    blocks.splice(k, 0, b);
+    blockBytes += got;
+    evictBlocks();
+    // Only the rows on screen it fills are built again.
+    let filled = false;
+    for (const r of [...shown.keys()]) {
+      if (r + 1 >= first && r + 1 < first + count && r < headRows()) {
+        shown.delete(r);
+        filled = true;
+      }
+    }
+    if (filled) shownList = [];
+    if (filled || jump) scheduleRender();
+  }
+
+  // Forgets the least recently shown windows beyond the page's budget.
+  function evictBlocks() {
+    const lo = lineOfRowSafe(rowOfDisp(shownTop)) - BLOCK_LINES;
+    const hi = lineOfRowSafe(rowOfDisp(shownLast)) + BLOCK_LINES;
+    while (blockBytes > BLOCK_CACHE && blocks.length > 1) {
+      let victim = -1;
+      for (let k = 0; k < blocks.length; k++) {
+        const b = blocks[k];
+        if (b.first + b.count > lo && b.first < hi) continue;
+        if (victim < 0 || b.used < blocks[victim].used) victim = k;
+      }
+      if (victim < 0) return;
+      blockBytes -= blocks[victim].size;
+      blocks.splice(victim, 1);
+    }
+  }
+
+  function lineOfRowSafe(r) {
+    return totalRows() ? lineOfRow(Math.min(r, totalRows() - 1)) : 1;
+  }
+
+  // Writes a line view's text into a screen, taking each line's arrival-time
+  // prefix off first when it has them. `scr` may be null: timestamps only.
+  class LineFeed {
+    constructor(scr, withTs, first) {
+      this.scr = scr;
+      this.withTs = withTs;
+      this.line = first;
+      this.atStart = true;
+      this.pre = '';
+    }
+
+    write(s) {
+      if (!this.withTs) {
+        this.scr.write(s);
+        return;
+      }
+      let i = 0;
+      while (i < s.length) {
+        if (this.atStart) {
+          const take = Math.min(TS_LEN - this.pre.length, s.length - i);
+          this.pre += s.slice(i, i + take);
+          i += take;
+          if (this.pre.length < TS_LEN) return;
+          const us = parseTs(this.pre);
+          if (!Number.isNaN(us)) putTs(this.line, us);
+          this.pre = '';
+          this.atStart = false;
+          continue;
+        }
+        const j = s.indexOf('\n', i);
+        const end = j < 0 ? s.length : j + 1;
+        if (this.scr) this.scr.write(i === 0 && end === s.length ? s : s.slice(i, end));
+        i = end;
+        if (j >= 0) {
+          this.line++;
+          this.atStart = true;
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------- timestamps
+  // Arrival times, microseconds since 1970 (exact in a double), per line.
+
+  const tsStore = new Map(); // block of TS_BLOCK lines -> Float64Array
+  let firstUs = NaN; // line 1's arrival: elapsed times count from it
+  let tsLoad = null;
+  let tsRetryAt = 0;
+  let firstTsLoading = false;
+
+  function parseTs(s) {
+    const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?Z $/.exec(s);
+    if (!m) return NaN;
+    const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
+    return ms * 1000 + Number((m[7] || '').padEnd(6, '0'));
+  }
+
+  function putTs(l, us) {
+    const k = Math.floor((l - 1) / TS_BLOCK);
+    let a = tsStore.get(k);
+    if (!a) {
+      if (tsStore.size >= TS_BLOCKS_KEPT) tsStore.delete(tsStore.keys().next().value);
+      a = new Float64Array(TS_BLOCK).fill(NaN);
+      tsStore.set(k, a);
+    }
+    a[(l - 1) % TS_BLOCK] = us;
+    if (l === 1) firstUs = us;
+  }
+
+  function tsOf(l) {
+    const a = tsStore.get(Math.floor((l - 1) / TS_BLOCK));
+    return a ? a[(l - 1) % TS_BLOCK] : NaN;
+  }
+
+  function two(v) {
+    return String(v).padStart(2, '0');
+  }
+
+  // What the timestamp column shows for line l ('' while unknown).
+  function tsText(l) {
+    const us = tsOf(l);
+    if (Number.isNaN(us)) return '';
+    if (tsMode === 'elapsed') {
+      if (Number.isNaN(firstUs)) return '';
+      const d = Math.max(0, us - firstUs);
+      const ms = Math.floor(d / 1000);
+      const s = Math.floor(ms / 1000);
+      return two(Math.floor(s / 3600)) + ':' + two(Math.floor(s / 60) % 60) + ':' + two(s % 60) + '.' + String(ms % 1000).padStart(3, '0');
+    }
+    // As the server writes it: RFC 3339, UTC, microseconds.
+    const iso = new Date(Math.floor(us / 1000)).toISOString();
+    return iso.slice(0, 23) + String(us % 1000).padStart(3, '0') + 'Z';
+  }
+
+  // Lines whose arrival is known for good: every line but one still written.
+  function settledLine() {
+    if (ended() || !tail) return N;
+    return tail.screen.line - 1;
+  }
+
+  // Fetches arrival times for lines a..b (text discarded).
+  async function loadTs(a, b) {
+    const load = { ctrl: new AbortController() };
+    tsLoad = load;
+    const feed = new LineFeed(null, true, a);
+    let got = 0;
+    try {
+      const res = await fetch(logPath + '?lines=' + a + '-' + b + '&timestamps=true', { signal: load.ctrl.signal, cache: 'no-store' });
+      if (!res.ok) throw new Error(String(res.status));
+      const reader = res.body.getReader();
+      const dec = new TextDecoder();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        got += value.length;
+        feed.write(dec.decode(value, { stream: true }));
+        if (got > BLOCK_MAX_BYTES) {
+          load.ctrl.abort();
+          break;
+        }
+      }
+    } catch {
+      tsRetryAt = performance.now() + 1000;
+    }
+    if (feed.line === a) tsRetryAt = performance.now() + 1000;
+    tsLoad = null;
+    generation++;
+    scheduleRender();
+  }
+
+  // Line 1's arrival, for elapsed times: its prefix is sent as soon as the
+  // line has a byte, so read that much and stop.
+  async function loadFirstTs() {
+    if (firstTsLoading || indexOff || !logPath) return;
+    firstTsLoading = true;
+    const ctrl = new AbortController();
+    let text = '';
+    try {
+      const res = await fetch(logPath + '?lines=1&timestamps=true', { signal: ctrl.signal, cache: 'no-store' });
+      if (res.ok) {
+        const reader = res.body.getReader();
+        const dec = new TextDecoder();
+        while (text.length < TS_LEN) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          text += dec.decode(value, { stream: true });
+        }
+        ctrl.abort();
+      }
+    } catch {
+      // Tried again at the next frame that needs it.
+    }
+    const us = parseTs(text.slice(0, TS_LEN));
+    if (!Number.isNaN(us)) {
+      firstUs = us;
+      firstTsLoading = false;
+      generation++;
+      scheduleRender();
+    } else {
+      // Not there yet (or the request failed): ask again in a while.
+      setTimeout(() => (firstTsLoading = false), 2000);
+    }
+  }
+
+  // ------------------------------------------------------------- outline
+  // Sections (folded, with their durations) and error lines, from the
+  // server's outline of the log.
+
+  let sections = [];
+  let headerAt = new Map(); // first line -> section
+  let errorLines = new Set();
+  let firstError = null;
+  let firstErrorChain = new Set(); // the first error's section and those around it
+  let outlineSig = '';
+  let mapVersion = 0; // bumped when what is hidden may have changed
+  const foldChoice = new Map(); // section index -> folded, as the reader chose
+
+  function applyOutline(doc) {
+    if (!doc || !Array.isArray(doc.sections)) return;
+    const errors = doc.errors || { total: 0, first: null, lines: [] };
+    const open = doc.sections.reduce((k, s) => k + (s.open ? 1 : 0), 0);
+    const sig = [doc.sections.length, open, errors.total, doc.sections_dropped].join(':');
+    if (sig !== outlineSig) {
+      outlineSig = sig;
+      sections = doc.sections;
+      headerAt = new Map();
+      for (const s of sections) if (!headerAt.has(s.first_line)) headerAt.set(s.first_line, s);
+      errorLines = new Set((errors.lines || []).map((e) => e.line));
+      firstError = errors.first || null;
+      firstErrorChain = new Set();
+      for (let i = firstError ? firstError.section : null; i !== null && i !== undefined && sections[i]; i = sections[i].parent) {
+        if (firstErrorChain.has(i)) break;
+        firstErrorChain.add(i);
+      }
+      mapVersion++;
+      generation++;
+      errorsEl.hidden = !errors.total;
+      errorsEl.textContent = errors.total ? errors.total.toLocaleString('en-US') + (errors.total === 1 ? ' error' : ' errors') : '';
+      firstErrorBtn.hidden = !firstError;
+      if (firstError) firstErrorBtn.title = 'Line ' + firstError.line + ': ' + firstError.text;
+    }
+    if (!whole) {
+      if (doc.lines > N) N = doc.lines;
+      if (doc.bytes > bytes) bytes = doc.bytes;
+      labelsDirty = true;
+    }
+    scheduleRender();
+  }
+
+  function isFolded(s) {
+    const c = foldChoice.get(s.index);
+    if (c !== undefined) return c;
+    // Finished sections fold, but the one with the first error and those
+    // around it; a section still running stays open.
+    return !s.open && !firstErrorChain.has(s.index);
+  }
+
+  function lastLineOf(s) {
+    return s.last_line === null || s.last_line === undefined ? N : s.last_line;
+  }
+
+  // Unfolds every section that hides line l.
+  function unfoldAround(l) {
+    for (const s of sections) {
+      if (s.first_line < l && l <= lastLineOf(s) && isFolded(s)) {
+        foldChoice.set(s.index, false);
+        mapVersion++;
+      }
+    }
+  }
+
+  function toggleFold(index) {
+    const s = sections[index];
+    if (!s) return;
+    pendingAnchor = following ? null : topAnchor();
+    foldChoice.set(index, !isFolded(s));
+    mapVersion++;
+    generation++;
+    scheduleRender();
+  }
+
+  // Hidden rows: sorted, disjoint [start, end] intervals, and how many rows
+  // are hidden before each.
+  let hidStart = [];
+  let hidEnd = [];
+  let hidBefore = [];
+  let hidTotal = 0;
+  let hiddenKey = '';
+  let openFolded = false;
+
+  function currentHiddenKey() {
+    return mapVersion + '|' + headRows() + '|' + totalRows() + '|' + (openFolded ? N : -1);
+  }
+
+  function sameHidden(starts, ends) {
+    if (starts.length !== hidStart.length) return false;
+    for (let k = 0; k < starts.length; k++) if (starts[k] !== hidStart[k] || ends[k] !== hidEnd[k]) return false;
+    return true;
+  }
+
+  function computeHidden() {
+    const rows = totalRows();
+    const iv = [];
+    openFolded = false;
+    for (const s of sections) {
+      if (!isFolded(s)) continue;
+      if (s.open) openFolded = true;
+      const last = Math.min(lastLineOf(s), N);
+      if (last <= s.first_line) continue;
+      const a = Math.max(rowOfLine(s.first_line) + 1, rowOfLine(s.first_line + 1));
+      const b = Math.min(rows - 1, lastRowOfLine(last));
+      if (a <= b) iv.push([a, b]);
+    }
+    iv.sort((x, y) => x[0] - y[0]);
+    hidStart = [];
+    hidEnd = [];
+    hidBefore = [];
+    hidTotal = 0;
+    for (const [a, b] of iv) {
+      const k = hidStart.length - 1;
+      if (k >= 0 && a <= hidEnd[k] + 1) {
+        if (b > hidEnd[k]) {
+          hidTotal += b - hidEnd[k];
+          hidEnd[k] = b;
+        }
+        continue;
+      }
+      hidStart.push(a);
+      hidEnd.push(b);
+      hidBefore.push(hidTotal);
+      hidTotal += b - a + 1;
+    }
+  }
+
+  function dispCount() {
+    return Math.max(0, totalRows() - hidTotal);
+  }
+
+  function rowOfDisp(d) {
+    // The last interval that starts at or before the row shown at d.
+    let lo = 0;
+    let hi = hidStart.length - 1;
+    let k = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (hidStart[mid] - hidBefore[mid] <= d) {
+        k = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return k < 0 ? d : d + hidBefore[k] + (hidEnd[k] - hidStart[k] + 1);
+  }
+
+  function dispOfRow(r) {
+    let lo = 0;
+    let hi = hidStart.length - 1;
+    let k = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (hidStart[mid] <= r) {
+        k = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (k < 0) return r;
+    // A hidden row shows as its section's header, the row before.
+    if (r <= hidEnd[k]) return hidStart[k] - 1 - hidBefore[k];
+    return r - hidBefore[k] - (hidEnd[k] - hidStart[k] + 1);
+  }
+
+  // The line at the top of the screen and how far it is scrolled past.
+  function topAnchor() {
+    const n = dispCount();
+    if (!n) return null;
+    if (wrap) return { line: lineOfRow(rowOfDisp(Math.min(shownTop, n - 1))), off: 0 };
+    const top = logEl.scrollTop * scale;
+    const d = Math.min(Math.floor(top / ROW_H), n - 1);
+    return { line: lineOfRow(rowOfDisp(d)), off: top - d * ROW_H };
+  }
+
   // --------------------------------------------------------------- render
 
-  function buildRow(i) {
+  function buildRow(r) {
+    const l = lineOfRow(r);
     const row = document.createElement('div');
     row.className = 'row';
-    if (selection && i >= selection[0] && i <= selection[1]) row.classList.add('sel');
-    if (search.current >= 0 && search.matches[search.current] === i) row.classList.add('cur');
+    row.dataset.line = String(l);
+    if (selection && l >= selection[0] && l <= selection[1]) row.classList.add('sel');
+    if (isCurrentMatch(r, l)) row.classList.add('cur');
+    if (errorLines.has(l)) row.classList.add('err');
     const ln = document.createElement('a');
     ln.className = 'ln';
-    ln.href = '#L' + (i + 1);
-    ln.dataset.n = String(i + 1);
+    ln.href = '#L' + l;
+    ln.dataset.n = String(l);
+    row.append(ln);
+    if (tsMode !== 'off') {
+      const ts = document.createElement('span');
+      ts.className = 'ts';
+      ts.dataset.ts = tsText(l);
+      row.append(ts);
+    }
     const tx = document.createElement('span');
     tx.className = 'tx';
-    fillText(tx, screen.text[i], screen.runs[i], search.re);
-    row.append(ln, tx);
-    row.dataset.line = String(i + 1);
+    const sec = headerAt.get(l);
+    const src = rowData(r);
+    if (sec && rowOfLine(l) === r) {
+      // A section's first line: its name, duration and errors; a click folds it.
+      const folded = isFolded(sec);
+      row.classList.add('sec');
+      if (folded) row.classList.add('folded');
+      row.dataset.sec = String(sec.index);
+      const tw = document.createElement('button');
+      tw.type = 'button';
+      tw.className = 'tw';
+      tw.setAttribute('aria-expanded', String(!folded));
+      tw.setAttribute('aria-label', (folded ? 'Unfold ' : 'Fold ') + sec.name);
+      tw.style.setProperty('--depth', String(sec.depth || 0));
+      tx.textContent = sec.name;
+      const meta = document.createElement('span');
+      meta.className = 'meta';
+      meta.dataset.dur = sec.open ? 'running' : formatDuration(sec.duration_secs);
+      if (sec.start) meta.title = 'Started ' + new Date(sec.start).toLocaleString();
+      if (sec.errors) meta.dataset.errs = sec.errors.toLocaleString('en-US') + (sec.errors === 1 ? ' error' : ' errors');
+      row.append(tw, tx, meta);
+    } else if (src) {
+      fillText(tx, src.scr.text[src.i], src.scr.runs[src.i], src.scr.styles, search.re);
+      if (src.scr.truncated) row.classList.add('cut');
+      row.append(tx);
+    } else {
+      row.classList.add('pending');
+      row.append(tx);
+    }
     return row;
   }
 
   // Appends text t to el as text nodes and styled spans, with search matches
   // in <mark>.
-  function fillText(el, t, runs, re) {
+  function fillText(el, t, runs, styles, re) {
     const marks = [];
     if (re && t.length) {
       re.lastIndex = 0;
@@ -688,7 +1393,7 @@
       while (mk < marks.length && marks[mk + 1] <= a) mk += 2;
       let node = document.createTextNode(t.slice(a, b));
       if (runs && rk < runs.length && runs[rk] <= a) {
-        const style = screen.styles[runs[rk + 2]];
+        const style = styles[runs[rk + 2]];
         const span = document.createElement('span');
         if (style.cls) span.className = style.cls;
         if (style.fg) span.style.color = style.fg;
@@ -707,70 +1412,255 @@
 
   function render() {
     renderScheduled = false;
-    const n = screen.count();
-    if (labelsDirty || String(n) !== root.dataset.lines) {
-      updateLabels(n);
+    if (pendingJump && selection && (selection[0] <= N || ended())) {
+      pendingJump = false;
+      goToLine(Math.max(1, Math.min(selection[0], N)), true);
+    }
+    if (labelsDirty || String(N) !== root.dataset.lines) {
+      updateLabels();
       labelsDirty = false;
     }
+    const key = currentHiddenKey();
+    if (key !== hiddenKey) {
+      // What is hidden may change the rows above the one at the top: that
+      // one stays where it is.
+      const keep = pendingAnchor || (!jump && !following && hiddenKey ? topAnchor() : null);
+      const moved = pendingAnchor !== null;
+      pendingAnchor = null;
+      const starts = hidStart;
+      const ends = hidEnd;
+      computeHidden();
+      hiddenKey = currentHiddenKey();
+      const changed = !sameHidden(starts, ends);
+      if (keep && !jump && !following && (moved || changed)) jump = { line: keep.line, off: keep.off };
+      if (changed) generation++;
+    }
+    const n = dispCount();
     const vh = logEl.clientHeight;
-    const full = n * ROW_H;
+    const full = n * ROW_H * (wrap ? wrapFactor : 1);
     const h = Math.min(full, MAX_PX);
     if (h !== spacerH) {
       spacer.style.height = h + 'px';
       spacerH = h;
     }
-    scale = full > h && h > vh ? (full - vh) / (h - vh) : 1;
-    const digits = String(Math.max(n, 1)).length;
+    scale = !wrap && full > h && h > vh ? (full - vh) / (h - vh) : 1;
+    const digits = String(Math.max(N, 1)).length;
     if (digits !== shownDigits) {
       rowsEl.style.setProperty('--digits', String(digits));
       shownDigits = digits;
       generation++;
     }
 
-    if (pendingJump && selection && (selection[0] < n || ended())) {
-      pendingJump = false;
-      scrollToLine(Math.min(selection[0], n - 1), true);
+    if (jump && jumpWaits(jump)) {
+      // Its window is on its way: stay here a moment rather than paint a
+      // screen of empty rows, then the line.
+      return;
+    }
+    if (jump) {
+      scrollToJump(jump, n, vh);
+      jump = null;
     } else if (following) {
       setScrollTop(h);
     }
 
+    const dirtyFrom = tail ? headRows() + tail.screen.dirty : Infinity;
+    if (tail) tail.screen.dirty = Infinity;
+    if (wrap) drawWrapped(n, vh, dirtyFrom);
+    else {
+      const built = drawFixed(n, vh, dirtyFrom);
+      // Wide lines widen the scroll area. The estimate counts a tab as one
+      // column, so the rows just built are measured too (their text, not
+      // the rows, which are at least as wide as the view), once painted:
+      // measuring now would lay them out twice in this frame.
+      if (tail && tail.screen.maxCols > maxCols) maxCols = tail.screen.maxCols;
+      widen(estimatedWidth());
+      if (built.length) {
+        toMeasure.push(...built);
+        if (!measureTimer) measureTimer = setTimeout(measureRows, 0);
+      }
+    }
+    fetchWhatIsShown();
+  }
+
+  let toMeasure = [];
+  let measureTimer = 0;
+
+  function measureRows() {
+    measureTimer = 0;
+    let w = 0;
+    for (const row of toMeasure) {
+      const tx = row.isConnected && row.querySelector('.tx');
+      if (tx) w = Math.max(w, tx.offsetLeft + tx.offsetWidth);
+    }
+    toMeasure = [];
+    widen(w);
+  }
+
+  function widen(w) {
+    if (w > spacerW && !wrap) {
+      spacerW = w;
+      spacer.style.width = w + 'px';
+    }
+  }
+
+  // Scrolls to a line (or row) asked for: `near` puts it a third of the way
+  // down, `off` keeps it that far past the top, else only if it is off screen.
+  function scrollToJump(j, n, vh) {
+    if (!n) return;
+    const r = j.row !== undefined ? j.row : rowOfLine(j.line);
+    const d = Math.min(dispOfRow(r), n - 1);
+    if (wrap) {
+      if (!j.near && j.off === undefined && d > shownTop && d < shownLast) return;
+      const max = Math.max(0, logEl.scrollHeight - vh);
+      const f = j.off !== undefined ? d / n : n > 1 ? Math.min(1, (d + 0.5) / n) : 0;
+      setScrollTop(f * max);
+      return;
+    }
+    const y = d * ROW_H;
+    if (j.off !== undefined) {
+      setScrollTop((y + j.off) / scale);
+      return;
+    }
+    const top = logEl.scrollTop * scale;
+    if (!j.near && y >= top && y + ROW_H <= top + vh) return;
+    const want = Math.max(0, j.near ? y - vh / 3 : y - vh / 2);
+    setScrollTop(want / scale);
+  }
+
+  // Puts the rows `want` (row numbers, in order) into #rows, reusing those
+  // already there that did not change.
+  // Returns the rows it built.
+  function placeRows(want, dirtyFrom) {
+    const same = shownGen === generation;
+    if (same && dirtyFrom === Infinity && want.length === shownList.length && want.every((r, k) => r === shownList[k])) return [];
+    const next = new Map();
+    const els = [];
+    const built = [];
+    for (const r of want) {
+      let el = same && r < dirtyFrom ? shown.get(r) : undefined;
+      if (!el) {
+        el = buildRow(r);
+        built.push(el);
+      }
+      next.set(r, el);
+      els.push(el);
+    }
+    rowsEl.replaceChildren(...els);
+    shown = next;
+    shownList = want;
+    shownGen = generation;
+    if (!firstLinesMarked && els.some((el) => !el.classList.contains('pending'))) {
+      firstLinesMarked = true;
+      afterPaint('livelog:first-lines');
+      if (loadedPending) afterPaint('livelog:loaded');
+      loadedPending = false;
+    }
+    return built;
+  }
+
+  function drawFixed(n, vh, dirtyFrom) {
     const top = logEl.scrollTop * scale;
     const first = Math.min(Math.floor(top / ROW_H), Math.max(n - 1, 0));
     const offset = top - first * ROW_H;
     const count = Math.max(0, Math.min(n - first, Math.ceil((vh + offset) / ROW_H) + 1));
     rowsEl.style.transform = 'translateY(' + (logEl.scrollTop - offset) + 'px)';
+    const want = [];
+    for (let d = first; d < first + count; d++) want.push(rowOfDisp(d));
+    const built = placeRows(want, dirtyFrom);
+    shownTop = first;
+    shownLast = first + Math.max(0, count - 1);
+    return built;
+  }
 
-    const dirty = screen.dirty;
-    screen.dirty = Infinity;
-    if (first !== shownFirst || count !== shownCount || shownGen !== generation || dirty < first + count) {
-      const keep = new Map();
-      if (shownGen === generation) {
-        for (const el of rowsEl.children) {
-          const i = Number(el.dataset.line) - 1;
-          if (i < dirty) keep.set(i, el);
-        }
+  // Wrapped rows have different heights: the scroll position is a fraction
+  // of the log, f; the row at f·n is put at f of the screen's height, and
+  // the rows above and below it fill the screen. At the top and bottom this
+  // is exact; in between, scrolling moves by lines.
+  function drawWrapped(n, vh, dirtyFrom) {
+    const max = Math.max(0, logEl.scrollHeight - vh);
+    const f = max > 0 ? Math.min(1, logEl.scrollTop / max) : 0;
+    if (!n) {
+      placeRows([], dirtyFrom);
+      return;
+    }
+    const p = f * n;
+    const a = Math.min(Math.floor(p), n - 1);
+    const frac = p - a;
+    const m = Math.ceil(vh / ROW_H) + 1;
+    const from = Math.max(0, a - m);
+    const to = Math.min(n, a + m + 1);
+    const want = [];
+    for (let d = from; d < to; d++) want.push(rowOfDisp(d));
+    placeRows(want, dirtyFrom);
+    const els = rowsEl.children;
+    const anchor = els[a - from];
+    const y = f * vh - frac * anchor.offsetHeight;
+    const shift = y - anchor.offsetTop;
+    rowsEl.style.transform = 'translateY(' + (logEl.scrollTop + shift) + 'px)';
+    let topK = 0;
+    let lastK = els.length - 1;
+    let height = 0;
+    for (let k = 0; k < els.length; k++) {
+      const el = els[k];
+      const t = el.offsetTop + shift;
+      height += el.offsetHeight;
+      if (t + el.offsetHeight <= 0) topK = k + 1;
+      if (t < vh) lastK = k;
+    }
+    shownTop = from + Math.min(topK, els.length - 1);
+    shownLast = from + lastK;
+    // The scroll range follows how tall wrapped lines are on average.
+    const factor = Math.max(1, height / (els.length * ROW_H));
+    if (Math.abs(factor - wrapFactor) / wrapFactor > 0.1) {
+      wrapFactor = factor;
+      scheduleRender();
+    }
+  }
+
+  // Asks for the windows and arrival times the rows on screen lack, and
+  // the windows next to them.
+  function fetchWhatIsShown() {
+    if (!shownList.length || indexOff) return;
+    const h = headRows();
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const r of shownList) {
+      if (r < h && !findBlock(r + 1)) {
+        if (r + 1 < lo) lo = r + 1;
+        if (r + 1 > hi) hi = r + 1;
       }
-      const rows = [];
-      for (let i = first; i < first + count; i++) rows.push(keep.get(i) || buildRow(i));
-      rowsEl.replaceChildren(...rows);
-      shownFirst = first;
-      shownCount = count;
-      shownGen = generation;
     }
-
-    // Wide lines widen the scroll area. The estimate counts a tab as one
-    // column, so the rows on screen are measured too (their text, not the
-    // rows, which are at least as wide as the view).
-    let w = estimatedWidth();
-    for (const tx of rowsEl.querySelectorAll('.tx')) w = Math.max(w, tx.offsetLeft + tx.offsetWidth);
-    if (w > spacerW) {
-      spacerW = w;
-      spacer.style.width = w + 'px';
+    // Moved far away: stop fetching what is no longer near.
+    const first = lineOfRow(shownList[0]);
+    const last = lineOfRow(shownList[shownList.length - 1]);
+    for (const x of loads.slice()) {
+      if (x.last < first - 2 * BLOCK_LINES || x.first > last + 2 * BLOCK_LINES) {
+        x.ctrl.abort();
+        loads.splice(loads.indexOf(x), 1);
+      }
     }
-
-    if (!firstLinesMarked && count > 0) {
-      firstLinesMarked = true;
-      afterPaint('livelog:first-lines');
+    if (lo <= hi) {
+      ensureBlock(lo);
+      ensureBlock(hi);
+    } else if (!loads.length) {
+      ensureBlock(first - BLOCK_LINES / 5);
+      ensureBlock(last + BLOCK_LINES / 5);
+    }
+    if (tsMode !== 'off') {
+      if (tsMode === 'elapsed' && Number.isNaN(firstUs)) loadFirstTs();
+      if (!tsLoad && performance.now() >= tsRetryAt) {
+        const settled = settledLine();
+        let a = Infinity;
+        let b = -Infinity;
+        for (const r of shownList) {
+          const l = lineOfRow(r);
+          if (l <= settled && Number.isNaN(tsOf(l)) && (r >= h || findBlock(l))) {
+            if (l < a) a = l;
+            if (l > b) b = l;
+          }
+        }
+        if (a <= b) loadTs(a, Math.min(settled, Math.max(b, a + 199)));
+      }
     }
   }
 
@@ -785,28 +1675,8 @@
       charWidth = probe.getBoundingClientRect().width / 100 || 8;
       probe.remove();
     }
-    return (screen.maxCols + shownDigits + 6) * charWidth;
-  }
-
-  // Marks a moment after the next frame is painted (for measurements).
-  function afterPaint(name) {
-    requestAnimationFrame(() => setTimeout(() => performance.mark(name), 0));
-  }
-
-  function ended() {
-    return state === 'complete' || state === 'incomplete';
-  }
-
-  // Scrolls line i into view. With `near`, puts it a third of the way down.
-  function scrollToLine(i, near) {
-    setFollowing(false);
-    const vh = logEl.clientHeight;
-    const y = i * ROW_H;
-    const top = logEl.scrollTop * scale;
-    if (!near && y >= top && y + ROW_H <= top + vh) return;
-    const want = Math.max(0, near ? y - vh / 3 : y - vh / 2);
-    setScrollTop(want / scale);
-    scheduleRender();
+    const tsCols = tsMode === 'absolute' ? 28 : tsMode === 'elapsed' ? 13 : 0;
+    return (maxCols + shownDigits + tsCols + 6) * charWidth;
   }
 
   function setScrollTop(top) {
@@ -816,6 +1686,29 @@
 
   function atBottom() {
     return logEl.scrollTop + logEl.clientHeight >= logEl.scrollHeight - 2;
+  }
+
+  // Shows line l: unfolds what hides it, then scrolls there at the next frame.
+  function goToLine(l, near) {
+    unfoldAround(l);
+    setFollowing(false);
+    jump = { line: l, near, at: performance.now() };
+    // Its window now, not at the next frame (and the one before it, for
+    // the rows above it).
+    if (!indexOff) {
+      ensureBlock(l);
+      ensureBlock(l - 15);
+      setTimeout(scheduleRender, JUMP_WAIT);
+    }
+    scheduleRender();
+  }
+
+  // How long a jump waits for its line's window before showing empty rows.
+  const JUMP_WAIT = 150;
+
+  function jumpWaits(j) {
+    if (j.line === undefined || j.at === undefined || performance.now() - j.at >= JUMP_WAIT) return false;
+    return j.line <= headRows() && !findBlock(j.line) && loading(j.line);
   }
 
   // The reader follows the tail when they scroll to the bottom, and stops
@@ -842,7 +1735,10 @@
   logEl.addEventListener('keydown', (e) => {
     if (['ArrowUp', 'PageUp', 'Home'].includes(e.key)) setFollowing(false);
   });
-  window.addEventListener('resize', scheduleRender);
+  window.addEventListener('resize', () => {
+    generation++;
+    scheduleRender();
+  });
 
   followBtn.addEventListener('click', () => {
     setFollowing(true);
@@ -850,37 +1746,65 @@
     logEl.focus();
   });
 
-  // ------------------------------------------------------- #L123 links
+  // ------------------------------------------------------ view settings
 
-  function parseHash() {
-    const m = /^#L(\d+)(?:-L?(\d+))?$/.exec(location.hash);
-    if (!m) return null;
-    const a = Number(m[1]);
-    const b = m[2] ? Number(m[2]) : a;
-    if (a < 1 || b < 1) return null;
-    return [Math.min(a, b) - 1, Math.max(a, b) - 1];
-  }
-
-  function applyHash(jump) {
-    selection = parseHash();
+  function applyTsMode() {
+    tsSelect.value = tsMode;
+    rowsEl.dataset.ts = tsMode;
     generation++;
-    if (selection && jump) {
-      setFollowing(false);
-      pendingJump = true;
-    }
     scheduleRender();
   }
 
+  tsSelect.addEventListener('change', () => {
+    tsMode = ['absolute', 'elapsed'].includes(tsSelect.value) ? tsSelect.value : 'off';
+    savePrefs();
+    spacerW = 0;
+    spacer.style.width = '';
+    applyTsMode();
+  });
+
+  function applyWrap() {
+    logEl.classList.toggle('wrap', wrap);
+    wrapBtn.setAttribute('aria-pressed', String(wrap));
+    spacerW = 0;
+    spacer.style.width = '';
+    generation++;
+    scheduleRender();
+  }
+
+  wrapBtn.addEventListener('click', () => {
+    // The line at the top stays there.
+    const keep = following ? null : topAnchor();
+    wrap = !wrap;
+    savePrefs();
+    wrapFactor = 1;
+    if (keep) jump = { line: keep.line, off: 0 };
+    applyWrap();
+  });
+
+  firstErrorBtn.addEventListener('click', () => {
+    if (!firstError) return;
+    history.pushState(null, '', '#L' + firstError.line);
+    applyHash(true);
+  });
+
   rowsEl.addEventListener('click', (e) => {
     const ln = e.target.closest('.ln');
+    if (!ln) {
+      // A section's header folds and unfolds it (not when text was selected).
+      const head = e.target.closest('.row.sec');
+      const sel = getSelection();
+      if (head && (!sel || sel.isCollapsed || e.target.closest('.tw'))) toggleFold(Number(head.dataset.sec));
+      return;
+    }
     // Ctrl-, Cmd- or middle-click opens the link elsewhere, as links do.
-    if (!ln || e.ctrlKey || e.metaKey || e.altKey || e.button !== 0) return;
+    if (e.ctrlKey || e.metaKey || e.altKey || e.button !== 0) return;
     e.preventDefault();
     const i = Number(ln.dataset.n);
     let hash = '#L' + i;
     if (e.shiftKey && selection) {
-      const a = Math.min(selection[0] + 1, i);
-      const b = Math.max(selection[0] + 1, i);
+      const a = Math.min(selection[0], i);
+      const b = Math.max(selection[0], i);
       hash = a === b ? '#L' + a : '#L' + a + '-L' + b;
     }
     // A new history entry, like following any link; the line stays where it is.
@@ -888,14 +1812,147 @@
     applyHash(false);
     setFollowing(false);
   });
+
+  // ------------------------------------------------- #L123 and #L10-L20
+
+  function parseHash() {
+    const m = /^#L(\d+)(?:-L?(\d+))?$/.exec(location.hash);
+    if (!m) return null;
+    const a = Number(m[1]);
+    const b = m[2] ? Number(m[2]) : a;
+    if (a < 1 || b < 1) return null;
+    return [Math.min(a, b), Math.max(a, b)];
+  }
+
+  function applyHash(jumpThere) {
+    selection = parseHash();
+    generation++;
+    copyBtn.hidden = !selection;
+    if (selection) {
+      const k = selection[1] - selection[0] + 1;
+      copyBtn.title = 'Copy line' + (k === 1 ? ' ' + selection[0] : 's ' + selection[0] + '–' + selection[1]) + ' (without line numbers)';
+    }
+    if (selection && jumpThere) {
+      setFollowing(false);
+      pendingJump = true;
+      if (selection[0] <= N) {
+        pendingJump = false;
+        goToLine(selection[0], true);
+      }
+    }
+    scheduleRender();
+  }
+
   window.addEventListener('hashchange', () => applyHash(true));
 
-  // --------------------------------------------------------------- search
+  // ------------------------------------------------------------------ copy
+  // What is copied is the log's text as shown: no line numbers, no
+  // timestamps (they are generated content, outside the text), one line
+  // per row.
 
-  const search = { query: '', re: null, test: null, matches: [], scanned: 0, current: -1, wantJump: false, timer: 0 };
+  let copyText = null; // what the next copy event puts on the clipboard
+
+  function selectedText(sel) {
+    const range = sel.getRangeAt(0);
+    const out = [];
+    for (const row of rowsEl.children) {
+      if (!range.intersectsNode(row)) continue;
+      const tx = row.querySelector('.tx');
+      if (!tx) continue;
+      const part = document.createRange();
+      part.selectNodeContents(tx);
+      if (range.compareBoundaryPoints(Range.START_TO_START, part) > 0) part.setStart(range.startContainer, range.startOffset);
+      if (range.compareBoundaryPoints(Range.END_TO_END, part) < 0) part.setEnd(range.endContainer, range.endOffset);
+      out.push(part.toString());
+    }
+    return out.join('\n');
+  }
+
+  // Lines a..b as text, if the page holds them all; null otherwise.
+  function linesInPage(a, b) {
+    const out = [];
+    for (let l = a; l <= b; l++) {
+      const r = rowOfLine(l);
+      const src = r < totalRows() && lineOfRow(r) === l ? rowData(r) : null;
+      if (!src || src.scr.truncated) return null;
+      out.push(src.scr.text[src.i]);
+    }
+    return out.join('\n');
+  }
+
+  // Lines a..b as text, from the server.
+  async function fetchLines(a, b) {
+    const scr = new Screen(true, a - 1);
+    const res = await fetch(logPath + '?lines=' + a + '-' + b, { cache: 'no-store' });
+    if (!res.ok) throw new Error(String(res.status));
+    scr.write(await res.text());
+    return scr.text.slice(0, Math.min(scr.lineCount() - (a - 1), b - a + 1)).join('\n');
+  }
+
+  function copiedSays(what) {
+    copyBtn.textContent = what;
+    setTimeout(() => (copyBtn.textContent = 'Copy lines'), 1500);
+  }
+
+  document.addEventListener('copy', (e) => {
+    let text = copyText;
+    copyText = null;
+    const sel = getSelection();
+    if (text === null && sel && sel.rangeCount && !sel.isCollapsed && logEl.contains(sel.getRangeAt(0).commonAncestorContainer)) {
+      text = selectedText(sel);
+    } else if (text === null && selection && (!sel || sel.isCollapsed) && !searchBar.contains(document.activeElement)) {
+      const [a, b] = selection;
+      text = b - a < COPY_MAX_LINES ? linesInPage(a, b) : null;
+      if (text === null) {
+        copySelection();
+        e.preventDefault();
+        return;
+      }
+    }
+    if (text === null) return;
+    e.clipboardData.setData('text/plain', text);
+    e.preventDefault();
+  });
+
+  // Copies the lines of #L10-L20.
+  async function copySelection() {
+    if (!selection) return;
+    const a = selection[0];
+    const b = Math.min(selection[1], a + COPY_MAX_LINES - 1);
+    let text = linesInPage(a, b);
+    if (text !== null) {
+      // Synchronously, inside the click: the copy event carries it.
+      copyText = text;
+      if (document.execCommand('copy')) {
+        copiedSays('Copied');
+        return;
+      }
+      copyText = null;
+    }
+    try {
+      if (text === null) text = await fetchLines(a, b);
+      await navigator.clipboard.writeText(text);
+      copiedSays('Copied');
+    } catch {
+      copiedSays('Copy failed');
+    }
+  }
+
+  copyBtn.addEventListener('click', copySelection);
+
+  // --------------------------------------------------------------- search
+  // In the page while it holds the whole log; on the server
+  // (/log/<token>/search) once the log is larger.
+
+  const search = { query: '', re: null, test: null, local: true, matches: [], scanned: 0, current: -1, wantJump: false, timer: 0, ctrl: null, done: false, capped: false };
 
   function escapeRegExp(s) {
     return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+
+  // For the server's regex crate: every meta character escaped.
+  function escapeRust(s) {
+    return s.replace(/[\\.+*?()|[\]{}^$#&\-~]/g, '\\$&');
   }
 
   function openSearch() {
@@ -913,34 +1970,42 @@
 
   function setQuery(q) {
     clearTimeout(search.timer);
+    search.timer = 0;
+    if (search.ctrl) search.ctrl.abort();
+    search.ctrl = null;
     search.query = q;
     search.matches = [];
     search.scanned = 0;
     search.current = -1;
+    search.done = false;
+    search.capped = false;
+    search.local = whole || indexOff;
     const flags = caseEl.checked ? '' : 'i';
     search.re = q ? new RegExp(escapeRegExp(q), 'g' + flags) : null;
     search.test = q ? new RegExp(escapeRegExp(q), flags) : null;
     search.wantJump = !!q;
     generation++;
-    scan();
+    if (!q) showMatches();
+    else if (search.local) scan();
+    else serverSearch(q);
   }
 
-  // Lines that will not change any more (the cursor's line still may).
-  function settledLines() {
-    return ended() ? screen.count() : Math.max(0, screen.row);
+  // Rows that will not change any more (the cursor's row still may).
+  function settledRows() {
+    return ended() ? tail.screen.count() : Math.max(0, tail.screen.row);
   }
 
-  // Finds matching lines in slices of a few milliseconds, so typing and
+  // Finds matching rows in slices of a few milliseconds, so typing and
   // scrolling stay smooth on a million lines.
   function scan() {
     search.timer = 0;
-    if (!search.test) {
+    if (!search.test || !search.local) {
       showMatches();
       return;
     }
-    const limit = settledLines();
+    const limit = settledRows();
     const started = performance.now();
-    const text = screen.text;
+    const text = tail.screen.text;
     const test = search.test;
     while (search.scanned < limit) {
       const end = Math.min(limit, search.scanned + 20000);
@@ -954,13 +2019,72 @@
     showMatches();
   }
 
+  // Every line of the log that holds the text, newest results as they come
+  // (and, while the log is live, new lines as they are written).
+  async function serverSearch(q) {
+    const ctrl = new AbortController();
+    search.ctrl = ctrl;
+    const matches = search.matches;
+    const rx = caseEl.checked ? 'q=' + encodeURIComponent(q) : 'q=' + encodeURIComponent('(?i)' + escapeRust(q)) + '&regex=true';
+    const url = logPath + '/search?' + rx + (ended() ? '' : '&follow=true');
+    showMatches();
+    try {
+      const res = await fetch(url, { signal: ctrl.signal, cache: 'no-store' });
+      if (!res.ok) throw new Error(String(res.status));
+      const reader = res.body.getReader();
+      const dec = new TextDecoder();
+      let rest = '';
+      for (;;) {
+        const { done, value } = await reader.read();
+        // A newer search took over.
+        if (search.ctrl !== ctrl) return;
+        if (done) break;
+        const lines = (rest + dec.decode(value, { stream: true })).split('\n');
+        rest = lines.pop();
+        for (const line of lines) {
+          if (!line) continue;
+          const hit = JSON.parse(line);
+          if (hit.total !== undefined) search.done = true;
+          else if (matches.length < MAX_HITS) matches.push(hit.line);
+          else {
+            search.capped = true;
+            ctrl.abort();
+            break;
+          }
+        }
+        if (search.wantJump) jumpToFirstMatch(false);
+        showMatches();
+        if (search.capped) break;
+      }
+    } catch {
+      if (search.ctrl !== ctrl || (ctrl.signal.aborted && !search.capped)) return;
+      if (!search.capped) matchesEl.textContent = 'search failed';
+      if (!search.capped) return;
+    }
+    if (search.ctrl !== ctrl) return;
+    search.done = true;
+    if (search.wantJump) jumpToFirstMatch(true);
+    showMatches();
+  }
+
+  function matchRow(k) {
+    return search.local ? search.matches[k] : rowOfLine(search.matches[k]);
+  }
+
+  function isCurrentMatch(r, l) {
+    if (search.current < 0) return false;
+    return search.local ? search.matches[search.current] === r : search.matches[search.current] === l && rowOfLine(l) === r;
+  }
+
   // The first match at or below the top of the screen; with `wrap`, the
   // first match at all once the whole log has been searched.
-  function jumpToFirstMatch(wrap) {
-    const top = Math.floor((logEl.scrollTop * scale) / ROW_H);
-    let k = lowerBound(search.matches, top);
+  function jumpToFirstMatch(wrapAround) {
+    const n = dispCount();
+    const topRow = n ? rowOfDisp(Math.min(shownTop, n - 1)) : 0;
+    const k0 = lowerBound(search.matches, search.local ? topRow : lineOfRowSafe(topRow));
+    let k = k0;
     if (k === search.matches.length) {
-      if (!wrap || !search.matches.length) return;
+      if (!wrapAround || !search.matches.length) return;
       k = 0;
     }
     search.wantJump = false;
@@ -981,7 +2105,16 @@
   function goToMatch(k) {
     search.current = k;
     generation++;
-    scrollToLine(search.matches[k], false);
+    const r = matchRow(k);
+    unfoldAround(lineOfRow(r));
+    setFollowing(false);
+    if (search.local) jump = { row: r, near: false };
+    else {
+      jump = { line: search.matches[k], near: false, at: performance.now() };
+      ensureBlock(search.matches[k]);
+      setTimeout(scheduleRender, JUMP_WAIT);
+    }
+    scheduleRender();
     showMatches();
   }
 
@@ -996,7 +2129,7 @@
     if (!search.query) matchesEl.textContent = '';
     else {
       const n = search.matches.length;
-      const more = search.scanned < settledLines() ? '+' : '';
+      const more = search.capped || (search.local ? search.scanned < settledRows() : !search.done) ? '+' : '';
       matchesEl.textContent = n ? (search.current + 1 || '–') + ' of ' + n.toLocaleString('en-US') + more : more ? 'searching…' : 'no matches';
     }
     scheduleRender();
@@ -1005,7 +2138,9 @@
   let queryTimer = 0;
   queryEl.addEventListener('input', () => {
     clearTimeout(queryTimer);
-    queryTimer = setTimeout(() => setQuery(queryEl.value), 120);
+    queryTimer = setTimeout(() => {
+      if (queryEl.value !== search.query) setQuery(queryEl.value);
+    }, 120);
   });
   caseEl.addEventListener('change', () => setQuery(queryEl.value));
   queryEl.addEventListener('keydown', (e) => {
@@ -1041,10 +2176,18 @@
     }
   });
 
-  // ----------------------------------------------------------- the stream
+  // ----------------------------------------------------------- the streams
 
   let source = null;
   let retryDelay = 2000;
+  let loadedPending = false;
+
+  // The whole log, as Server-Sent Events from its first byte.
+  function startWhole() {
+    tail = { screen: new Screen(false, 0), bytes: 0 };
+    whole = true;
+    connect();
+  }
 
   function connect() {
     // A fresh EventSource cannot send Last-Event-ID: say where to resume in
@@ -1054,6 +2197,7 @@
     source.addEventListener('open', () => {
       retryDelay = 2000;
       setState(bytes > 0 ? 'live' : 'waiting');
+      openOutlineStream();
     });
     source.addEventListener('log', onLog);
     source.addEventListener('end', onEnd);
@@ -1071,11 +2215,16 @@
       return;
     }
     if (typeof text !== 'string') return;
-    if (Number.isFinite(id)) bytes = id;
-    screen.write(text);
+    if (Number.isFinite(id)) {
+      tail.bytes += id - bytes;
+      bytes = id;
+    }
+    tail.screen.write(text);
+    N = tail.screen.lineCount();
     if (state !== 'live') setState('live');
     labelsDirty = true;
-    if (search.test && !search.timer) search.timer = setTimeout(scan, 50);
+    trimTail();
+    if (search.test && search.local && !search.timer) search.timer = setTimeout(scan, 50);
     scheduleRender();
   }
 
@@ -1092,9 +2241,11 @@
 
   function finish(complete, length) {
     total = length;
+    if (length > bytes) bytes = length;
     setState(complete ? 'complete' : 'incomplete');
-    if (search.test && !search.timer) search.timer = setTimeout(scan, 0);
-    afterPaint('livelog:loaded');
+    if (search.test && search.local && !search.timer) search.timer = setTimeout(scan, 0);
+    if (firstLinesMarked || whole) afterPaint('livelog:loaded');
+    else loadedPending = true;
   }
 
   function onError() {
@@ -1116,38 +2267,220 @@
     try {
       res = await fetch(logPath, { method: 'HEAD', cache: 'no-store' });
     } catch {
-      retryLater();
+      retryLater(connect);
       return;
     }
     const length = res.headers.get('Content-Length');
-    if (res.status === 401 || res.status === 403) {
-      setState('failed', 'Access denied: check the link');
-    } else if (res.status === 404) {
-      setState('failed', 'Not found: check the link');
-    } else if (res.ok && length !== null && Number(length) <= bytes) {
+    if (refused(res.status)) return;
+    if (res.ok && length !== null && Number(length) <= bytes) {
       // The log is finished and we have all of it: the end event was lost
       // with the connection.
       finish(true, Number(length));
     } else {
-      retryLater();
+      retryLater(connect);
     }
   }
 
-  function retryLater() {
-    setTimeout(connect, retryDelay);
+  function refused(status) {
+    if (status === 401 || status === 403) setState('failed', 'Access denied: check the link');
+    else if (status === 404) setState('failed', 'Not found: check the link');
+    else return false;
+    return true;
+  }
+
+  function retryLater(again) {
+    setTimeout(again, retryDelay);
     retryDelay = Math.min(retryDelay * 2, 30000);
+  }
+
+  // A log larger than the page holds: its lines in windows, and its last
+  // line on (?lines=A-, live) while it is written.
+  function startWindowed(doc) {
+    whole = false;
+    N = doc.lines;
+    bytes = doc.bytes;
+    if (doc.state === 'complete' || doc.state === 'incomplete') {
+      tail = null;
+      finish(doc.state === 'complete', doc.bytes);
+      return;
+    }
+    tail = { screen: new Screen(true, Math.max(0, doc.lines - 1)), bytes: 0 };
+    setState('live');
+    readTail();
+  }
+
+  async function readTail() {
+    const t = tail;
+    // From the line being written: a line cut short is read again whole.
+    const from = t.screen.line;
+    t.screen.truncateFrom(from);
+    let res;
+    try {
+      res = await fetch(logPath + '?lines=' + from + '-', { cache: 'no-store' });
+    } catch {
+      tailBroke();
+      return;
+    }
+    if (!res.ok) {
+      if (!refused(res.status)) tailBroke();
+      return;
+    }
+    retryDelay = 2000;
+    if (state !== 'live') setState('live');
+    openOutlineStream();
+    const reader = res.body.getReader();
+    const dec = new TextDecoder();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        t.bytes += value.length;
+        t.screen.write(dec.decode(value, { stream: true }));
+        onTailText();
+      }
+    } catch {
+      tailBroke();
+      return;
+    }
+    t.screen.write(dec.decode());
+    onTailText();
+    tailProbe(true);
+  }
+
+  function onTailText() {
+    const n = tail.screen.lineCount();
+    if (n > N) N = n;
+    labelsDirty = true;
+    trimTail();
+    scheduleRender();
+  }
+
+  function tailBroke() {
+    if (ended()) return;
+    setState('reconnecting');
+    tailProbe(false);
+  }
+
+  // The line stream ended (`done`: as a finished log's does) or broke: the
+  // log's state says which.
+  async function tailProbe(done) {
+    let res;
+    try {
+      res = await fetch(logPath, { method: 'HEAD', cache: 'no-store' });
+    } catch {
+      retryLater(readTail);
+      return;
+    }
+    if (refused(res.status)) return;
+    const said = res.headers.get('Livelog-State');
+    const length = Number(res.headers.get('Content-Length') || NaN);
+    const size = length > 0 ? length : bytes;
+    if (said === 'incomplete') finish(false, size);
+    else if (said === 'complete' && done) finish(true, size);
+    else retryLater(readTail);
+  }
+
+  // Keeps the tail within what the page holds: its oldest rows go (they
+  // are read in windows again when shown).
+  function trimTail() {
+    if (!tail || indexOff || tail.bytes <= HOLD) return;
+    const s = tail.screen;
+    const rows = s.text.length;
+    const k = Math.min(Math.floor(rows / 2), s.row - CURSOR_WINDOW);
+    if (k <= 0) return;
+    if (!pendingAnchor && !following) pendingAnchor = topAnchor();
+    s.trimHead(k);
+    tail.bytes = (tail.bytes * (rows - k)) / rows;
+    generation++;
+    if (whole) {
+      whole = false;
+      if (search.query) setQuery(search.query);
+    }
+  }
+
+  // The outline: as events while the log is written (resent when it
+  // changes), else polled when the server has no reader slot for it.
+  let outlineSource = null;
+  let outlineDone = false;
+  let outlineTimer = 0;
+
+  function openOutlineStream() {
+    if (indexOff || outlineDone || outlineSource || outlineTimer) return;
+    const es = new EventSource(logPath + '/outline');
+    outlineSource = es;
+    es.addEventListener('outline', (e) => {
+      try {
+        applyOutline(JSON.parse(e.data));
+      } catch {
+        // The next one.
+      }
+    });
+    es.addEventListener('end', () => {
+      es.close();
+      outlineSource = null;
+      outlineDone = true;
+    });
+    es.addEventListener('error', () => {
+      // A network error: EventSource reconnects by itself.
+      if (es.readyState !== EventSource.CLOSED) return;
+      outlineSource = null;
+      pollOutline(3000);
+    });
+  }
+
+  function pollOutline(delay) {
+    outlineTimer = setTimeout(async () => {
+      try {
+        const res = await fetch(logPath + '/outline', { cache: 'no-store' });
+        if (res.ok) {
+          const doc = await res.json();
+          applyOutline(doc);
+          if (doc.state === 'complete' || doc.state === 'incomplete') outlineDone = true;
+        }
+      } catch {
+        // Asked again below.
+      }
+      outlineTimer = 0;
+      if (!outlineDone) pollOutline(Math.min(delay * 1.5, 15000));
+    }, delay);
   }
 
   // ---------------------------------------------------------------- start
 
-  if (location.hash) applyHash(true);
-  setFollowing(!selection);
-  followBtn.textContent = following ? 'Following' : 'Follow';
-  logEl.focus();
-  if (logPath) {
-    connect();
-  } else {
-    setState('failed', 'No log here: the viewer is at /view/<token>');
+  async function start() {
+    if (location.hash) applyHash(true);
+    setFollowing(!selection);
+    followBtn.textContent = following ? 'Following' : 'Follow';
+    applyTsMode();
+    applyWrap();
+    logEl.focus();
+    scheduleRender();
+    if (!logPath) {
+      setState('failed', 'No log here: the viewer is at /view/<token>');
+      return;
+    }
+    // What the log is (state, size, sections) decides how to read it.
+    let doc = null;
+    try {
+      const res = await fetch(logPath + '/outline', { cache: 'no-store' });
+      if (res.ok) doc = await res.json();
+      else if (refused(res.status === 404 ? 0 : res.status)) return;
+      else if (res.status === 404) indexOff = true;
+    } catch {
+      // The log's own stream tries again.
+    }
+    if (indexOff) {
+      tsMode = 'off';
+      tsSelect.disabled = true;
+      applyTsMode();
+    }
+    if (doc) {
+      outlineDone = doc.state === 'complete' || doc.state === 'incomplete';
+      applyOutline(doc);
+    }
+    if (doc && doc.bytes > HOLD) startWindowed(doc);
+    else startWhole();
   }
-  scheduleRender();
+
+  start();
 })();

@@ -20,9 +20,12 @@
 mod common;
 
 mod chrome;
+mod lines;
 mod proxy;
+mod sections;
 mod server;
 mod target;
+mod windows;
 
 use chrome::{Browser, PATIENCE};
 use common::{TOKEN, Uploader, pattern};
@@ -735,11 +738,15 @@ async fn viewer_page_runs_under_a_strict_csp_and_requests_nothing_else() {
         })
     );
     // Everything the page loaded came from its own origin, and nothing
-    // but the page and its stream.
+    // but the page and what it reads the log with: the log's outline
+    // (which says how to read it) and its stream.
     let resources = b
         .js("return performance.getEntriesByType('resource').map((r) => new URL(r.name).pathname);")
         .await;
-    assert_eq!(resources, json!([format!("/log/{TOKEN}")]));
+    assert_eq!(
+        resources,
+        json!([format!("/log/{TOKEN}/outline"), format!("/log/{TOKEN}")])
+    );
     let title = b.js("return document.title;").await;
     assert!(!title.as_str().unwrap().contains(TOKEN), "{title}");
     b.close().await;

@@ -1,6 +1,6 @@
 //! The daemon's side as a browser meets it: `204` stops an EventSource for
 //! good, the viewer over HTTPS runs on HTTP/2, and a viewer refused a reader
-//! slot (`503`) retries until it gets one.
+//! slot (`429` or `503`) retries until it gets one.
 
 use std::time::Duration;
 
@@ -77,7 +77,13 @@ async fn viewer_over_https_runs_on_http2() {
              ...performance.getEntriesByType('resource').map((r) => r.nextHopProtocol)];",
         )
         .await;
-    assert_eq!(protocols, json!(["h2", "h2"]), "the page and its stream");
+    let protocols = protocols.as_array().unwrap();
+    // The page, the log's outline, its stream, the outline's stream.
+    assert!(protocols.len() >= 3, "{protocols:?}");
+    assert!(
+        protocols.iter().all(|p| p == "h2"),
+        "the page and its requests: {protocols:?}"
+    );
     b.close().await;
 }
 
@@ -92,7 +98,9 @@ async fn viewer_refused_a_reader_slot_retries_until_it_gets_one() {
     assert_eq!(holder.head().0, 200);
     let b = Browser::start().await;
     b.goto(&view_url(d.get, "")).await;
-    assert!(d.wait_for_log("status=503", PATIENCE), "{}", d.stderr());
+    // Refused: 429 here, as the per-address cap (a quarter of one slot,
+    // at least one) is reached before the global one (503).
+    assert!(d.wait_for_log("reader refused", PATIENCE), "{}", d.stderr());
     wait_state(&b, "reconnecting").await;
     // The holder goes away; the next chunk written to it frees its slot.
     drop(holder);
