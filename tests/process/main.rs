@@ -4,8 +4,10 @@
 //! `--version`, where the listeners bind, every platform's certificates and
 //! environments, limits set with prlimit, what `/proc` says about the
 //! daemon (memory, sockets, the temp file), JSON logs, the Go livelog's own
-//! tests, and a real Prometheus (`#[ignore]`d: `.ci/run` runs them with
-//! `cargo test --test process -- --ignored prometheus::`).
+//! tests, a real Prometheus (`#[ignore]`d: `.ci/run` runs them with
+//! `cargo test --test process -- --ignored prometheus::`), and readers behind
+//! real nginx and Varnish (`#[ignore]`d: `scripts/proxy-tests.sh` runs them
+//! with `cargo test --test process -- --ignored proxies::`).
 //!
 //! One module per subject; protocol tests are in `tests/protocol/`.
 
@@ -24,5 +26,6 @@ mod hardening;
 mod observe;
 mod platform;
 mod prometheus;
+mod proxies;
 mod ship;
 mod slow_readers;

@@ -1,0 +1,962 @@
+//! Readers behind real reverse proxies: nginx (Debian's `nginx-light`,
+//! 1.22) and Varnish (Debian's `varnish`, 7.1), each started by the test in
+//! front of the real binary's reader port, as a deployment puts them.
+//!
+//! Through each proxy: a live line reaches `curl -N` readers within 1 s of
+//! its write (two whole-log readers and one resuming with `Range`, each a
+//! backend reader of its own), and every byte arrives exactly; the event
+//! stream is live and ends with its `end` event; the viewer page loads with
+//! its policy, and its event stream works as the page drives it (resume by
+//! `?from=` and `Last-Event-ID`, the `HEAD`, `204` at the end); error
+//! statuses keep their status and CORS; a broken upload still ends its raw
+//! readers incomplete and its event streams with `"complete": false`.
+//!
+//! The configurations are the proxies' defaults but for what a deployment
+//! has to set, each said where it is set: [`nginx_conf`] (HTTP/1.1 to
+//! livelog) and [`VCL`] with [`VARNISH_PARAMS`] (pass livelog's answers,
+//! which are never cacheable, and let `Content-Range: …/*` through). What
+//! Varnish does with the built-in VCL alone, `Cache-Control: no-store`
+//! included, is [`varnish_builtin_vcl_neither_caches_nor_merges_readers`].
+//!
+//! These need the two Debian packages, so they are `#[ignore]`d in a plain
+//! `cargo test`; `scripts/proxy-tests.sh` installs them and runs
+//! `cargo test --test process -- --ignored proxies::`.
+
+use std::fs::File;
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::{Checker, CurlReader, Daemon, SOON, TOKEN, Uploader, client, curl, wait_until};
+
+const KIB: usize = 1024;
+const MIB: usize = 1024 * KIB;
+/// Every line of [`text_log`] is this long.
+const LINE: usize = 64;
+const SSE: &str = "Accept: text/event-stream";
+/// The most a line may take from its write to a reader behind a proxy.
+const LIVE_WITHIN: Duration = Duration::from_secs(1);
+
+// ------------------------------------------------------------ the proxies
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    /// nginx, [`nginx_conf`].
+    Nginx,
+    /// Varnish with [`VCL`] and [`VARNISH_PARAMS`].
+    Varnish,
+    /// Varnish with the built-in VCL alone ([`BUILTIN_VCL`]).
+    VarnishBuiltin,
+}
+
+/// A proxy running in front of livelog's reader port, in a process group of
+/// its own (nginx's workers, Varnish's cache process) that dropping it ends,
+/// also when a test panics.
+struct Proxy {
+    kind: Kind,
+    /// Where readers connect (127.0.0.1).
+    port: u16,
+    child: Child,
+    /// Its configuration, logs and working files (world-readable: both
+    /// drop privileges after starting).
+    dir: tempfile::TempDir,
+}
+
+/// nginx's configuration: its defaults (`proxy_buffering on`, 60 s
+/// timeouts, ...) but for `proxy_http_version 1.1` and its files kept in
+/// `dir`. `proxy_buffering on` is harmless: livelog's `X-Accel-Buffering:
+/// no` turns it off for live answers. HTTP/1.1 because nginx's default,
+/// HTTP/1.0, cannot carry a chunked body: livelog then ends a live log by
+/// closing the connection, which it does alike whether the upload finished
+/// or broke, so nginx ends its own response cleanly either way (with
+/// HTTP/1.0 here, `nginx_broken_upload_stays_incomplete` fails: curl exits
+/// 0 after the stored bytes); every real deployment sets it. Left at their
+/// defaults: `proxy_read_timeout` (60 s) ends a raw reader of a log silent
+/// for longer, incomplete, where event streams carry a heartbeat
+/// ([`heartbeats_outlast_the_read_timeout`]).
+///
+/// `read_timeout` sets `proxy_read_timeout` instead (seconds).
+fn nginx_conf(dir: &Path, port: u16, upstream: SocketAddr, read_timeout: Option<u32>) -> String {
+    let dir = dir.display();
+    let timeout = read_timeout.map_or(String::new(), |t| format!("proxy_read_timeout {t}s;"));
+    format!(
+        "worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log info;
+events {{ worker_connections 256; }}
+http {{
+    access_log {dir}/access.log;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://{upstream};
+            proxy_http_version 1.1;
+            {timeout}
+        }}
+    }}
+}}
+"
+    )
+}
+
+/// Varnish's VCL for livelog (`PORT` is its reader port): the built-in VCL
+/// but for one rule, `pass` for the log and the viewer. Every answer there is
+/// `Cache-Control: no-store`; the built-in VCL honours that by making each a
+/// hit-for-miss object (120 s), so nothing is cached and readers are not
+/// merged, but a lookup still treats them as cacheable fetches, which a live
+/// log cannot be: Varnish then asks livelog for gzip whatever the client
+/// accepts and gunzips it for clients that do not in `gzip_buffer` pieces
+/// (32 KiB: a plain `curl -N` sees a live line only once enough more have
+/// come, or at the end), turns
+/// a `HEAD` into a `GET`, and strips `Range`, answering the whole log `200`
+/// instead of a resume's `206`. With `pass`, each request goes to livelog as
+/// the client sent it, and the answer comes back as livelog sent it,
+/// streamed.
+const VCL: &str = r#"vcl 4.1;
+
+backend livelog {
+    .host = "127.0.0.1";
+    .port = "PORT";
+}
+
+sub vcl_recv {
+    if (req.url ~ "^/(log|view)/") {
+        return (pass);
+    }
+}
+"#;
+
+/// Varnish's parameters for livelog. `http_range_support=off`: Varnish
+/// 7.1 checks a backend's `Content-Range` and refuses one whose complete
+/// length is `*` ("Invalid content-range header", then `503 Backend fetch
+/// failed`), though RFC 9110 §14.4 allows it and livelog sends it for every
+/// range of a live log (RFC 8673). Off, Varnish passes `206` as it comes;
+/// it does no ranges of its own, which it has nothing cached to do them on.
+const VARNISH_PARAMS: [&str; 2] = ["-p", "http_range_support=off"];
+
+/// The built-in VCL alone: livelog as the backend, nothing else.
+const BUILTIN_VCL: &str = r#"vcl 4.1;
+
+backend livelog {
+    .host = "127.0.0.1";
+    .port = "PORT";
+}
+"#;
+
+impl Proxy {
+    fn start(kind: Kind, upstream: SocketAddr) -> Proxy {
+        Proxy::start_with(kind, upstream, None)
+    }
+
+    /// [`Proxy::start`], with the proxy's timeout for reading the next bytes
+    /// of an answer set to `read_timeout` seconds (nginx's
+    /// `proxy_read_timeout`, Varnish's `between_bytes_timeout`; both 60 s by
+    /// default).
+    fn start_with(kind: Kind, upstream: SocketAddr, read_timeout: Option<u32>) -> Proxy {
+        let dir = tempfile::tempdir().unwrap();
+        // nginx's workers and Varnish's compiler and cache process run as
+        // other users (nobody, varnish, vcache): they must read in here.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let log = |name: &str| Stdio::from(File::create(dir.path().join(name)).unwrap());
+        let (mut command, port) = match kind {
+            Kind::Nginx => {
+                let port = free_port();
+                let conf = dir.path().join("nginx.conf");
+                std::fs::write(&conf, nginx_conf(dir.path(), port, upstream, read_timeout))
+                    .unwrap();
+                let mut c = Command::new("nginx");
+                c.arg("-c")
+                    .arg(&conf)
+                    .arg("-p")
+                    .arg(dir.path())
+                    .args(["-g", "daemon off;"]);
+                (c, Some(port))
+            }
+            Kind::Varnish | Kind::VarnishBuiltin => {
+                let (text, params) = match kind {
+                    Kind::Varnish => (VCL, &VARNISH_PARAMS[..]),
+                    _ => (BUILTIN_VCL, &[][..]),
+                };
+                let vcl = dir.path().join("livelog.vcl");
+                std::fs::write(&vcl, text.replace("PORT", &upstream.port().to_string())).unwrap();
+                std::fs::set_permissions(&vcl, std::fs::Permissions::from_mode(0o644)).unwrap();
+                let mut c = Command::new("varnishd");
+                // -F: in the foreground, as our child; port 0: Varnish
+                // chooses, and `varnishadm` tells which.
+                c.arg("-F")
+                    .arg("-n")
+                    .arg(dir.path().join("varnish"))
+                    .args(["-a", "127.0.0.1:0", "-f"])
+                    .arg(&vcl)
+                    .args(params);
+                if let Some(t) = read_timeout {
+                    c.arg("-p").arg(format!("between_bytes_timeout={t}"));
+                }
+                (c, None)
+            }
+        };
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log("stdout.log"))
+            .stderr(log("stderr.log"))
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start {kind:?} (apt-get install nginx-light varnish): {e}")
+            });
+        let mut proxy = Proxy {
+            kind,
+            port: port.unwrap_or(0),
+            child,
+            dir,
+        };
+        if kind != Kind::Nginx {
+            let found = wait_until(SOON, || {
+                proxy.assert_running();
+                proxy.port = proxy.varnish_port().unwrap_or(0);
+                proxy.port != 0
+            });
+            assert!(found, "varnishd did not listen: {}", proxy.logs());
+        }
+        // Answering: anything from livelog through it (`/` is a 404).
+        let answers = wait_until(SOON, || {
+            proxy.assert_running();
+            let (_, code, _) = curl(&[
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "5",
+                &proxy.url("/"),
+            ]);
+            code == b"404"
+        });
+        assert!(answers, "{kind:?} does not answer: {}", proxy.logs());
+        proxy
+    }
+
+    /// The port Varnish listens on, from `varnishadm debug.listen_address`
+    /// (`a0 127.0.0.1 40123`), once its CLI answers.
+    fn varnish_port(&self) -> Option<u16> {
+        let out = Command::new("varnishadm")
+            .arg("-n")
+            .arg(self.dir.path().join("varnish"))
+            .arg("debug.listen_address")
+            .stdin(Stdio::null())
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines()
+            .find_map(|l| l.split_whitespace().nth(2)?.parse().ok())
+    }
+
+    /// Panics with its logs if the proxy exited.
+    fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!("{:?} exited ({status}): {}", self.kind, self.logs());
+        }
+    }
+
+    /// What it wrote to stdout, stderr and its error log, for a failure's
+    /// message.
+    fn logs(&self) -> String {
+        ["stdout.log", "stderr.log", "error.log"]
+            .iter()
+            .map(|name| {
+                let text = std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+                format!("\n--- {name}:\n{text}")
+            })
+            .collect()
+    }
+
+    /// `http://127.0.0.1:<port><path>`
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The log's URL through the proxy.
+    fn log_url(&self) -> String {
+        self.url(&format!("/log/{TOKEN}"))
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        // The whole group: nginx's master and worker, Varnish's manager and
+        // cache process. TERM first (each stops its own), then KILL.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let stopped = wait_until(Duration::from_secs(5), || {
+            self.child.try_wait().ok().flatten().is_some()
+        });
+        if !stopped {
+            let _ = self.child.kill();
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nothing listens on now (bound, read and released).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+// ------------------------------------------------------------ helpers
+
+/// A text log of `len` bytes (a multiple of [`LINE`]) in lines of [`LINE`]
+/// bytes: line number, then deterministic hex.
+fn text_log(len: usize) -> Vec<u8> {
+    assert_eq!(len % LINE, 0);
+    let hex = crate::common::pattern(len, 11);
+    let mut out = Vec::with_capacity(len);
+    for (i, bytes) in hex.chunks(LINE).enumerate() {
+        let mut line = format!("{i:08} ");
+        for b in bytes {
+            if line.len() == LINE - 1 {
+                break;
+            }
+            line.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+        }
+        line.push('\n');
+        out.extend_from_slice(line.as_bytes());
+    }
+    out
+}
+
+/// Sends `data` in chunks of 64 KiB.
+fn upload_in_chunks(up: &mut Uploader, data: &[u8]) {
+    for chunk in data.chunks(64 * KIB) {
+        up.chunk(chunk);
+    }
+}
+
+/// Writes `line` (the upload's next bytes) and returns how long each of `n`
+/// readers (`len(i)`: what reader `i` has received so far) took to have
+/// `want` bytes, timed from the write; panics past [`SOON`].
+fn time_arrival(
+    up: &mut Uploader,
+    line: &[u8],
+    want: usize,
+    n: usize,
+    len: impl Fn(usize) -> usize,
+) -> Vec<Duration> {
+    let mut arrived: Vec<Option<Duration>> = vec![None; n];
+    let written = Instant::now();
+    up.chunk(line);
+    while arrived.iter().any(Option::is_none) {
+        for (i, at) in arrived.iter_mut().enumerate() {
+            if at.is_none() && len(i) >= want {
+                *at = Some(written.elapsed());
+            }
+        }
+        assert!(
+            written.elapsed() < SOON,
+            "the line reached {} of {n} readers within {SOON:?}",
+            arrived.iter().flatten().count(),
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    arrived.into_iter().flatten().collect()
+}
+
+/// livelog's `/status` (on its upload port).
+fn status(d: &Daemon) -> Value {
+    let text = client()
+        .get(format!("http://{}/status", d.put))
+        .send()
+        .and_then(|r| r.text())
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// How many requests for the log (or its viewer) livelog logged: each one
+/// a proxy sent it.
+fn logged_requests(d: &Daemon, path: &str) -> usize {
+    d.stderr()
+        .lines()
+        .filter(|l| l.contains(&format!("path={path} ")) && l.contains("status="))
+        .count()
+}
+
+/// `curl -sS -D - <args>`: the response head, lower-cased, and the body.
+fn fetch(args: &[&str]) -> (u16, String, Vec<u8>) {
+    let mut all = vec!["-sS", "-D", "-", "-o", "-"];
+    all.extend_from_slice(args);
+    let (code, out, err) = curl(&all);
+    assert_eq!(code, 0, "curl {args:?}: {err}");
+    let end = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no head in {:?}", String::from_utf8_lossy(&out)))
+        + 4;
+    let head = String::from_utf8_lossy(&out[..end]).to_ascii_lowercase();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head}"));
+    (status, head, out[end..].to_vec())
+}
+
+/// The value of `name` (lower-case) in a lower-cased head.
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+// ------------------------------------------------------------ SSE
+
+/// One event of an event stream.
+#[derive(Debug)]
+struct Event {
+    event: String,
+    id: Option<u64>,
+    data: String,
+}
+
+/// The complete events in `bytes` (a stream so far: a last event without its
+/// blank line is not yet dispatched).
+fn events(bytes: &[u8]) -> Vec<Event> {
+    let text = String::from_utf8_lossy(bytes);
+    let complete = text.rfind("\n\n").map_or("", |at| &text[..at + 2]);
+    let mut out = vec![];
+    for block in complete.split("\n\n").filter(|b| !b.is_empty()) {
+        let mut event = Event {
+            event: "message".into(),
+            id: None,
+            data: String::new(),
+        };
+        let mut fields = 0;
+        for line in block.lines().filter(|l| !l.starts_with(':')) {
+            let (field, value) = line.split_once(": ").unwrap_or((line, ""));
+            match field {
+                "event" => event.event = value.into(),
+                "id" => event.id = Some(value.parse().unwrap()),
+                "data" => event.data = value.into(),
+                _ => continue,
+            }
+            fields += 1;
+        }
+        if fields > 0 {
+            out.push(event);
+        }
+    }
+    out
+}
+
+/// The text of the `log` events, joined, and the last id.
+fn log_text(events: &[Event]) -> (Vec<u8>, u64) {
+    let mut text = Vec::new();
+    let mut last = 0;
+    for e in events.iter().filter(|e| e.event == "log") {
+        let s: String = serde_json::from_str(&e.data).unwrap();
+        text.extend_from_slice(s.as_bytes());
+        let id = e.id.expect("every log event has an id");
+        assert!(id > last, "ids grow: {id} after {last}");
+        last = id;
+    }
+    (text, last)
+}
+
+/// The `end` event's data, if the stream has one.
+fn end_event(events: &[Event]) -> Option<Value> {
+    events
+        .iter()
+        .find(|e| e.event == "end")
+        .map(|e| serde_json::from_str(&e.data).unwrap())
+}
+
+// ------------------------------------------------------------ the tests
+
+/// A daemon, the proxy `kind` in front of it, and a 4 MiB log uploading:
+/// its first 64 KiB sent.
+fn live_upload(kind: Kind) -> (Daemon, Proxy, Arc<Vec<u8>>, Uploader) {
+    let d = Daemon::start_process();
+    let proxy = Proxy::start(kind, d.get);
+    let log = Arc::new(text_log(4 * MIB));
+    let mut up = Uploader::start(d.put);
+    up.chunk(&log[..FIRST]);
+    (d, proxy, log, up)
+}
+
+/// What [`live_upload`] sends first (whole lines).
+const FIRST: usize = 64 * KIB;
+
+/// Asserts every time in `took` is under [`LIVE_WITHIN`], and says them.
+fn assert_live(kind: Kind, what: &str, took: &[Duration]) {
+    eprintln!("{kind:?}: a live line reached {what} after {took:?}");
+    assert!(
+        took.iter().all(|t| *t < LIVE_WITHIN),
+        "{kind:?}: a live line reached {what} after {took:?}"
+    );
+}
+
+/// Two `curl -N` readers of the whole log and one resuming with `Range`
+/// (`bytes=FIRST-9007199254740991`, RFC 8673's follow-to-the-end) get the
+/// first bytes through the proxy, each through a backend reader of its own;
+/// the next line reaches all three within [`LIVE_WITHIN`] of its write; the
+/// rest (4 MiB in all) arrives byte for byte; a reader after the end gets
+/// the complete log from livelog, not a copy the proxy kept.
+fn a_live_log_streams_exactly(kind: Kind) {
+    let (d, proxy, log, mut up) = live_upload(kind);
+    let mut readers: Vec<CurlReader<Checker>> = (0..2)
+        .map(|_| {
+            CurlReader::into_sink(
+                &["-sS", "-N", &proxy.log_url()],
+                Checker::new(Arc::clone(&log)),
+            )
+        })
+        .collect();
+    for r in &readers {
+        r.out.wait_len(FIRST);
+    }
+    let resumed = Arc::new(log[FIRST..].to_vec());
+    let range = format!("Range: bytes={FIRST}-9007199254740991");
+    readers.push(CurlReader::into_sink(
+        &[
+            "-sS",
+            "-N",
+            "-H",
+            &range,
+            "-w",
+            "%{http_code}",
+            &proxy.log_url(),
+        ],
+        // The status, written after the body, is checked apart.
+        Checker::new(Arc::new([&resumed[..], b"206"].concat())),
+    ));
+    readers[2].wait_head();
+    let connected = wait_until(SOON, || status(&d)["readers"]["connected"] == 3);
+    assert!(
+        connected,
+        "{kind:?}: livelog serves {}",
+        status(&d)["readers"]
+    );
+    let line = &log[FIRST..FIRST + LINE];
+    let took = time_arrival(&mut up, line, FIRST + LINE, 3, |i| {
+        readers[i].out.len() + if i == 2 { FIRST } else { 0 }
+    });
+    assert_live(kind, "three readers", &took);
+    upload_in_chunks(&mut up, &log[FIRST + LINE..]);
+    assert_eq!(up.finish().0, 201);
+    for (i, r) in readers.into_iter().enumerate() {
+        let (code, checker) = r.finish();
+        assert!(
+            code == 0 && checker.exact(),
+            "{kind:?}: reader {i}: curl exited {code}, {} bytes, {} matching",
+            checker.received,
+            checker.matched
+        );
+    }
+    let (status, head, body) = fetch(&[&proxy.log_url()]);
+    assert_eq!(status, 200, "{head}");
+    assert_eq!(header(&head, "content-length"), Some("4194304"), "{head}");
+    assert!(body == *log, "{kind:?}: {} bytes after the end", body.len());
+    assert_eq!(
+        logged_requests(&d, "/log/<redacted>"),
+        4,
+        "{kind:?}: every reader reaches livelog:\n{}",
+        d.stderr()
+    );
+}
+
+#[test]
+#[ignore = "needs nginx (apt-get install nginx-light); scripts/proxy-tests.sh runs it"]
+fn nginx_streams_a_live_log_exactly() {
+    a_live_log_streams_exactly(Kind::Nginx);
+}
+
+#[test]
+#[ignore = "needs Varnish (apt-get install varnish); scripts/proxy-tests.sh runs it"]
+fn varnish_streams_a_live_log_exactly() {
+    a_live_log_streams_exactly(Kind::Varnish);
+}
+
+/// A `curl -N -H 'Accept: text/event-stream'` reader through the proxy
+/// gets `retry`, then the log as events; the next line's event arrives
+/// within [`LIVE_WITHIN`]; the stream's text is the log, its ids the end
+/// offsets, and it ends with `end` `{"complete": true, "length": N}`.
+fn the_event_stream_is_live(kind: Kind) {
+    let (d, proxy, log, mut up) = live_upload(kind);
+    let reader = CurlReader::spawn(&["-sS", "-N", "-H", SSE, &proxy.log_url()]);
+    let text_len = |bytes: &[u8]| log_text(&events(bytes)).0.len();
+    assert!(
+        wait_until(SOON, || text_len(&reader.out.bytes()) >= FIRST),
+        "{kind:?}: {:?}",
+        String::from_utf8_lossy(&reader.out.bytes())
+    );
+    let took = time_arrival(&mut up, &log[FIRST..FIRST + LINE], FIRST + LINE, 1, |_| {
+        text_len(&reader.out.bytes())
+    });
+    assert_live(kind, "an event stream", &took);
+    upload_in_chunks(&mut up, &log[FIRST + LINE..]);
+    assert_eq!(up.finish().0, 201);
+    let (code, bytes) = reader.finish();
+    assert_eq!(code, 0, "{kind:?}");
+    assert!(bytes.starts_with(b"retry: 2000\n"), "{kind:?}");
+    let events = events(&bytes);
+    let (text, last_id) = log_text(&events);
+    assert!(text == *log, "{kind:?}: {} bytes of text", text.len());
+    assert_eq!(last_id, log.len() as u64);
+    assert_eq!(
+        end_event(&events),
+        Some(serde_json::json!({"complete": true, "length": log.len()})),
+        "{kind:?}"
+    );
+    assert_eq!(logged_requests(&d, "/log/<redacted>"), 1);
+}
+
+#[test]
+#[ignore = "needs nginx (apt-get install nginx-light); scripts/proxy-tests.sh runs it"]
+fn nginx_event_stream_is_live() {
+    the_event_stream_is_live(Kind::Nginx);
+}
+
+#[test]
+#[ignore = "needs Varnish (apt-get install varnish); scripts/proxy-tests.sh runs it"]
+fn varnish_event_stream_is_live() {
+    the_event_stream_is_live(Kind::Varnish);
+}
+
+/// The viewer page through the proxy is the page livelog serves, with its
+/// `Content-Security-Policy` and `Cache-Control: no-store`; then its
+/// requests, as the page makes them (assets/viewer/README.md): the event
+/// stream with EventSource's headers (live within [`LIVE_WITHIN`]), a new
+/// EventSource resuming with `?from=N`, EventSource's own reconnect with
+/// `Last-Event-ID` (which wins over `?from=`), the `HEAD` that finds a
+/// finished log's length, and `204` for a resume at its end.
+fn the_viewer_works(kind: Kind) {
+    let (d, proxy, log, mut up) = live_upload(kind);
+    let page = format!("/view/{TOKEN}");
+    let (_, direct_head, direct_page) = fetch(&[&format!("http://{}{page}", d.get)]);
+    let (status, head, body) = fetch(&[&proxy.url(&page)]);
+    assert_eq!(status, 200, "{kind:?}: {head}");
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let csp = header(&head, "content-security-policy");
+    assert!(
+        csp.is_some_and(|c| c.contains("default-src 'none'"))
+            && csp == header(&direct_head, "content-security-policy"),
+        "{kind:?}: {head}"
+    );
+    assert_eq!(header(&head, "cache-control"), Some("no-store"), "{head}");
+    assert!(body == direct_page, "{kind:?}: the page differs");
+    // EventSource's request.
+    let source = |extra: &[&str], url: &str| {
+        let mut args = vec!["-sS", "-N", "-H", SSE, "-H", "Cache-Control: no-cache"];
+        args.extend_from_slice(extra);
+        args.push(url);
+        CurlReader::spawn(&args)
+    };
+    let first = source(&[], &proxy.log_url());
+    let text_len = |bytes: &[u8]| log_text(&events(bytes)).0.len();
+    assert!(wait_until(SOON, || text_len(&first.out.bytes()) >= FIRST));
+    let took = time_arrival(&mut up, &log[FIRST..FIRST + LINE], FIRST + LINE, 1, |_| {
+        text_len(&first.out.bytes())
+    });
+    assert_live(kind, "the viewer's event stream", &took);
+    // A new EventSource after a non-stream answer, and EventSource's own
+    // reconnect after a drop (its URL keeps the `?from=` it was opened with).
+    let (from, last_id) = (1000 * LINE, FIRST + LINE);
+    let resumed = source(&[], &format!("{}?from={from}", proxy.log_url()));
+    let reconnected = source(
+        &["-H", &format!("Last-Event-ID: {last_id}")],
+        &format!("{}?from={from}", proxy.log_url()),
+    );
+    resumed.wait_head();
+    reconnected.wait_head();
+    upload_in_chunks(&mut up, &log[FIRST + LINE..]);
+    assert_eq!(up.finish().0, 201);
+    for (reader, start) in [(first, 0), (resumed, from), (reconnected, last_id)] {
+        let (code, bytes) = reader.finish();
+        let events = events(&bytes);
+        let (text, last) = log_text(&events);
+        assert!(
+            code == 0 && text == log[start..] && last == log.len() as u64,
+            "{kind:?}: from {start}: curl exited {code}, {} bytes of text",
+            text.len()
+        );
+        assert_eq!(end_event(&events).unwrap()["complete"], true);
+    }
+    // The page's HEAD once a stream closes without its end event, and a
+    // resume at the end.
+    let (status, head, _) = fetch(&["-I", &proxy.log_url()]);
+    assert_eq!(status, 200, "{kind:?}: {head}");
+    assert_eq!(header(&head, "content-length"), Some("4194304"), "{head}");
+    let at_end = format!("{}?from={}", proxy.log_url(), log.len());
+    let (status, head, _) = fetch(&["-H", SSE, &at_end]);
+    assert_eq!(status, 204, "{kind:?}: {head}");
+}
+
+#[test]
+#[ignore = "needs nginx (apt-get install nginx-light); scripts/proxy-tests.sh runs it"]
+fn nginx_viewer_works() {
+    the_viewer_works(Kind::Nginx);
+}
+
+#[test]
+#[ignore = "needs Varnish (apt-get install varnish); scripts/proxy-tests.sh runs it"]
+fn varnish_viewer_works() {
+    the_viewer_works(Kind::Varnish);
+}
+
+/// Errors through the proxy keep livelog's status and its
+/// `Access-Control-Allow-Origin: *`, so a page's `fetch()` can read them:
+/// 401 (wrong token), 404, 405 (`POST`), 416 (a range past a complete log,
+/// with its `Content-Range`).
+fn errors_keep_status_and_cors(kind: Kind) {
+    let d = Daemon::start_process();
+    let proxy = Proxy::start(kind, d.get);
+    let mut up = Uploader::start(d.put);
+    up.chunk(b"done\n");
+    assert_eq!(up.finish().0, 201);
+    let cases: [(&str, &[&str], u16); 4] = [
+        ("/log/wrong", &[], 401),
+        ("/nowhere", &[], 404),
+        (&format!("/log/{TOKEN}"), &["-X", "POST"], 405),
+        (
+            &format!("/log/{TOKEN}"),
+            &["-H", "Range: bytes=999999-"],
+            416,
+        ),
+    ];
+    for (path, args, want) in cases {
+        for url in [format!("http://{}{path}", d.get), proxy.url(path)] {
+            let mut all = args.to_vec();
+            all.push(&url);
+            let (status, head, _) = fetch(&all);
+            assert_eq!(status, want, "{kind:?}: {url} {args:?}: {head}");
+            assert_eq!(
+                header(&head, "access-control-allow-origin"),
+                Some("*"),
+                "{kind:?}: {url} {args:?}: {head}"
+            );
+            if want == 416 {
+                assert_eq!(header(&head, "content-range"), Some("bytes */5"), "{head}");
+            }
+            if want == 405 {
+                assert!(header(&head, "allow").is_some(), "{kind:?}: {head}");
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs nginx (apt-get install nginx-light); scripts/proxy-tests.sh runs it"]
+fn nginx_errors_keep_status_and_cors() {
+    errors_keep_status_and_cors(Kind::Nginx);
+}
+
+#[test]
+#[ignore = "needs Varnish (apt-get install varnish); scripts/proxy-tests.sh runs it"]
+fn varnish_errors_keep_status_and_cors() {
+    errors_keep_status_and_cors(Kind::Varnish);
+}
+
+/// An upload that breaks: a raw reader through the proxy gets every stored
+/// byte and then an incomplete end (curl exits non-zero: the proxy does not
+/// make a truncated log look complete), and an event stream gets its `end`
+/// event with `"complete": false`.
+fn a_broken_upload_stays_incomplete(kind: Kind) {
+    let (d, proxy, log, up) = live_upload(kind);
+    let raw = CurlReader::spawn(&["-sS", "-N", &proxy.log_url()]);
+    let sse = CurlReader::spawn(&["-sS", "-N", "-H", SSE, &proxy.log_url()]);
+    raw.out.wait_len(FIRST);
+    assert!(wait_until(SOON, || log_text(&events(&sse.out.bytes()))
+        .0
+        .len()
+        >= FIRST));
+    up.abort();
+    let (code, bytes) = raw.finish();
+    assert!(
+        code != 0 && bytes == log[..FIRST],
+        "{kind:?}: curl exited {code} after {} bytes",
+        bytes.len()
+    );
+    let (code, bytes) = sse.finish();
+    assert_eq!(code, 0, "{kind:?}: the event stream ends cleanly");
+    assert_eq!(
+        end_event(&events(&bytes)),
+        Some(serde_json::json!({"complete": false, "length": FIRST})),
+        "{kind:?}"
+    );
+    drop(d);
+}
+
+#[test]
+#[ignore = "needs nginx (apt-get install nginx-light); scripts/proxy-tests.sh runs it"]
+fn nginx_broken_upload_stays_incomplete() {
+    a_broken_upload_stays_incomplete(Kind::Nginx);
+}
+
+#[test]
+#[ignore = "needs Varnish (apt-get install varnish); scripts/proxy-tests.sh runs it"]
+fn varnish_broken_upload_stays_incomplete() {
+    a_broken_upload_stays_incomplete(Kind::Varnish);
+}
+
+/// What Varnish 7.1 does with livelog and the built-in VCL alone: the
+/// answers' `Cache-Control: no-store` makes each a hit-for-miss object, so
+/// readers are neither served from a cache nor merged onto one backend
+/// fetch (each is a livelog reader of its own, also after the end), and
+/// streaming is on (`beresp.do_stream`). Varnish asks livelog for gzip on
+/// every such fetch: a reader that accepts gzip (`curl --compressed`, as
+/// browsers do) gets it as livelog compresses it, live; the event stream,
+/// never compressed, is live too; a reader that does not accept gzip gets
+/// Varnish's gunzip of it, exact but not live (see [`VCL`]), so it is only
+/// checked for its bytes here.
+#[test]
+#[ignore = "needs Varnish (apt-get install varnish); scripts/proxy-tests.sh runs it"]
+fn varnish_builtin_vcl_neither_caches_nor_merges_readers() {
+    let kind = Kind::VarnishBuiltin;
+    let (d, proxy, log, mut up) = live_upload(kind);
+    let url = proxy.log_url();
+    let gzip: Vec<CurlReader<Checker>> = (0..2)
+        .map(|_| {
+            CurlReader::into_sink(
+                &["-sS", "-N", "--compressed", &url],
+                Checker::new(Arc::clone(&log)),
+            )
+        })
+        .collect();
+    let sse = CurlReader::spawn(&["-sS", "-N", "-H", SSE, &url]);
+    let plain = CurlReader::into_sink(&["-sS", "-N", &url], Checker::new(Arc::clone(&log)));
+    for r in &gzip {
+        r.out.wait_len(FIRST);
+    }
+    let text_len = |bytes: &[u8]| log_text(&events(bytes)).0.len();
+    assert!(wait_until(SOON, || text_len(&sse.out.bytes()) >= FIRST));
+    plain.wait_head();
+    // Four readers, four livelog readers, three of them gzip (Varnish asked
+    // for it, whatever the client accepts).
+    let readers = || status(&d)["readers"].clone();
+    let merged_none = wait_until(SOON, || readers()["connected"] == 4);
+    assert!(merged_none, "{:?}", readers());
+    assert_eq!(readers()["by_kind"]["gzip"], 3, "{:?}", readers());
+    let took = time_arrival(
+        &mut up,
+        &log[FIRST..FIRST + LINE],
+        FIRST + LINE,
+        3,
+        |i| match i {
+            0 | 1 => gzip[i].out.len(),
+            _ => text_len(&sse.out.bytes()),
+        },
+    );
+    assert_live(kind, "two gzip readers and an event stream", &took);
+    upload_in_chunks(&mut up, &log[FIRST + LINE..]);
+    assert_eq!(up.finish().0, 201);
+    for r in gzip.into_iter().chain([plain]) {
+        let (code, checker) = r.finish();
+        assert!(
+            code == 0 && checker.exact(),
+            "curl exited {code}, {} bytes, {} matching",
+            checker.received,
+            checker.matched
+        );
+    }
+    let (code, bytes) = sse.finish();
+    assert_eq!(code, 0);
+    assert!(log_text(&events(&bytes)).0 == *log);
+    // After the end, two more readers: each is a livelog request again
+    // (nothing was cached), and each gets the complete log.
+    for _ in 0..2 {
+        let (status, head, body) = fetch(&[&url]);
+        assert_eq!(status, 200, "{head}");
+        assert!(body == *log, "{} bytes after the end", body.len());
+    }
+    assert_eq!(
+        logged_requests(&d, "/log/<redacted>"),
+        6,
+        "every reader reaches livelog:\n{}",
+        d.stderr()
+    );
+}
+
+/// A log that falls silent for longer than the proxy's read timeout
+/// (nginx's `proxy_read_timeout`, Varnish's `between_bytes_timeout`: 60 s by
+/// default, 2 s here, with livelog's heartbeat at 1 s): the event stream
+/// lives on its heartbeats and gets the next line; a raw reader, which has
+/// no heartbeat, is cut by the proxy, incomplete (curl exits non-zero), never
+/// as if the log had ended. A deployment whose raw readers follow logs that
+/// may stay silent for a minute raises the proxy's timeout.
+fn heartbeats_outlast_the_read_timeout(kind: Kind) {
+    let d = Daemon::builder()
+        .env("LIVELOG_HEARTBEAT_SECS", "1")
+        .start_process();
+    let proxy = Proxy::start_with(kind, d.get, Some(2));
+    let log = text_log(4 * LINE);
+    let mut up = Uploader::start(d.put);
+    up.chunk(&log[..LINE]);
+    let raw = CurlReader::spawn(&["-sS", "-N", &proxy.log_url()]);
+    let mut sse = CurlReader::spawn(&["-sS", "-N", "-H", SSE, &proxy.log_url()]);
+    raw.out.wait_len(LINE);
+    assert!(wait_until(SOON, || log_text(&events(&sse.out.bytes()))
+        .0
+        .len()
+        == LINE));
+    let silent = Instant::now();
+    // The proxy gives up on the raw reader after 2 s of silence.
+    let (code, bytes) = raw.finish();
+    assert!(
+        code != 0 && bytes == log[..LINE],
+        "{kind:?}: curl exited {code} after {} bytes",
+        bytes.len()
+    );
+    // Twice the timeout, and the event stream is still there.
+    let quiet = Duration::from_secs(4);
+    assert!(
+        !wait_until(quiet, || !sse.is_running()),
+        "{kind:?}: the event stream was cut"
+    );
+    assert!(silent.elapsed() >= quiet);
+    let took = time_arrival(&mut up, &log[LINE..2 * LINE], 2 * LINE, 1, |_| {
+        log_text(&events(&sse.out.bytes())).0.len()
+    });
+    assert_live(kind, "an event stream after the silence", &took);
+    up.chunk(&log[2 * LINE..]);
+    assert_eq!(up.finish().0, 201);
+    let (code, bytes) = sse.finish();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        code == 0 && text.matches(": heartbeat").count() >= 3,
+        "{kind:?}: curl exited {code}: {text}"
+    );
+    assert_eq!(log_text(&events(&bytes)).0, log, "{kind:?}");
+}
+
+#[test]
+#[ignore = "needs nginx (apt-get install nginx-light); scripts/proxy-tests.sh runs it"]
+fn nginx_heartbeats_outlast_the_read_timeout() {
+    heartbeats_outlast_the_read_timeout(Kind::Nginx);
+}
+
+#[test]
+#[ignore = "needs Varnish (apt-get install varnish); scripts/proxy-tests.sh runs it"]
+fn varnish_heartbeats_outlast_the_read_timeout() {
+    heartbeats_outlast_the_read_timeout(Kind::Varnish);
+}
