@@ -150,15 +150,19 @@ fn the_readme_ready_file_example_finds_both_ports() {
         std::env::var("PATH").unwrap()
     );
     // The block leaves livelog running: its pid is printed after it.
+    // Its output goes to a file, not a pipe: livelog, left running, holds
+    // the block's stdout open, and a pipe would not end until it stops.
     let script = format!("{block}\necho \"pid=$!\"\n");
-    let out = Command::new("bash")
+    let said_path = bin_dir.path().join("said");
+    let status = Command::new("bash")
         .args(["-ec", &script])
         .env("PATH", &path)
         .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&said_path).unwrap())
         .stderr(Stdio::null())
-        .output()
+        .status()
         .unwrap();
-    let said = String::from_utf8(out.stdout).unwrap();
+    let said = std::fs::read_to_string(&said_path).unwrap();
     let pid = said
         .lines()
         .find_map(|l| l.strip_prefix("pid="))
@@ -171,9 +175,13 @@ fn the_readme_ready_file_example_finds_both_ports() {
         }
     }
     let _kill = Kill(pid);
-    assert!(out.status.success(), "{said}");
+    assert!(status.success(), "{said}");
     let line = said.lines().find(|l| l.starts_with("upload to ")).unwrap();
-    let put = line.split_whitespace().nth(2).unwrap();
+    let put = line
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .trim_end_matches(',');
     let get = line
         .rsplit_once("http://<host>:")
         .unwrap()
@@ -181,9 +189,9 @@ fn the_readme_ready_file_example_finds_both_ports() {
         .replace("/log/secretpuppy", "");
     let file = bin_dir.path().join("log");
     std::fs::write(&file, "found by the ready file\n").unwrap();
-    let (code, _, err) = curl(&["-sS", "-T", file.to_str().unwrap(), put]);
+    let (code, _, err) = curl(&["-fsS", "-m", "30", "-T", file.to_str().unwrap(), put]);
     assert_eq!(code, 0, "{err}");
     let url = format!("http://127.0.0.1:{get}/log/{TOKEN}");
-    assert!(wait_until(SOON, || curl(&["-s", &url]).1
+    assert!(wait_until(SOON, || curl(&["-s", "-m", "5", &url]).1
         == b"found by the ready file\n"));
 }
