@@ -133,11 +133,11 @@ async fn viewer_folds_ci_sections_with_durations_and_opens_the_first_errors() {
                 19,
                 "Executing \"step_script\" stage of the job script",
                 false,
-                Some("3 errors")
+                Some("4 errors")
             ),
             s(21, "Toolchain", true, None),
             s(25, "Build", true, None),
-            s(38, "Test", false, Some("3 errors")),
+            s(38, "Test", false, Some("4 errors")),
             s(
                 77,
                 "Uploading artifacts for failed job",
@@ -249,7 +249,7 @@ async fn viewer_jumps_to_the_first_error_unfolding_its_section() {
     assert_eq!(
         b.js("return document.getElementById('errors').textContent;")
             .await,
-        json!("5 errors")
+        json!("6 errors")
     );
     button.click().await.expect("click First error");
     b.wait_for(

@@ -11,11 +11,12 @@
 //! statuses keep their status and CORS; a broken upload still ends its raw
 //! readers incomplete and its event streams with `"complete": false`.
 //!
-//! The configurations are the proxies' defaults but for what a deployment
-//! has to set, each said where it is set: [`nginx_conf`] (HTTP/1.1 to
-//! livelog) and [`VCL`] with [`VARNISH_PARAMS`] (pass livelog's answers,
-//! which are never cacheable, and let `Content-Range: …/*` through). What
-//! Varnish does with the built-in VCL alone, `Cache-Control: no-store`
+//! The configurations are the README's, read from it: the proxies'
+//! defaults but for what a deployment has to set, each said where it is
+//! set: [`nginx_conf`] (HTTP/1.1 to livelog) and [`vcl`] with
+//! [`varnish_params`] (pass livelog's answers, which are never cacheable,
+//! and let `Content-Range: …/*` through). What Varnish does with the
+//! built-in VCL alone, `Cache-Control: no-store`
 //! included, is [`varnish_builtin_vcl_neither_caches_nor_merges_readers`].
 //!
 //! These need the two Debian packages, so they are `#[ignore]`d in a plain
@@ -49,7 +50,7 @@ const LIVE_WITHIN: Duration = Duration::from_secs(1);
 enum Kind {
     /// nginx, [`nginx_conf`].
     Nginx,
-    /// Varnish with [`VCL`] and [`VARNISH_PARAMS`].
+    /// Varnish with [`vcl`] and [`varnish_params`].
     Varnish,
     /// Varnish with the built-in VCL alone ([`BUILTIN_VCL`]).
     VarnishBuiltin,
@@ -68,23 +69,44 @@ struct Proxy {
     dir: tempfile::TempDir,
 }
 
+/// A fenced block of the README: the first one of `lang` that holds
+/// `containing`. The proxies run with the configuration the README gives.
+fn readme_block(lang: &str, containing: &str) -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    readme
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .filter_map(|b| b.strip_prefix(lang)?.strip_prefix('\n'))
+        .find(|b| b.contains(containing))
+        .unwrap_or_else(|| panic!("README has no {lang} block with {containing:?}"))
+        .to_owned()
+}
+
 /// nginx's configuration: its defaults (`proxy_buffering on`, 60 s
-/// timeouts, ...) but for `proxy_http_version 1.1` and its files kept in
-/// `dir`. `proxy_buffering on` is harmless: livelog's `X-Accel-Buffering:
-/// no` turns it off for live answers. HTTP/1.1 because nginx's default,
-/// HTTP/1.0, cannot carry a chunked body: livelog then ends a live log by
-/// closing the connection, which it does alike whether the upload finished
-/// or broke, so nginx ends its own response cleanly either way (with
-/// HTTP/1.0 here, `nginx_broken_upload_stays_incomplete` fails: curl exits
-/// 0 after the stored bytes); every real deployment sets it. Left at their
-/// defaults: `proxy_read_timeout` (60 s) ends a raw reader of a log silent
-/// for longer, incomplete, where event streams carry a heartbeat
+/// timeouts, ...) but for the README's `location` block (its one addition,
+/// `proxy_http_version 1.1`) and its files kept in `dir`. `proxy_buffering
+/// on` is harmless: livelog's `X-Accel-Buffering: no` turns it off for live
+/// answers. HTTP/1.1 because nginx's default, HTTP/1.0, cannot carry a
+/// chunked body: livelog then ends a live log by closing the connection,
+/// which it does alike whether the upload finished or broke, so nginx ends
+/// its own response cleanly either way (with HTTP/1.0 here,
+/// `nginx_broken_upload_stays_incomplete` fails: curl exits 0 after the
+/// stored bytes); every real deployment sets it. Left at their defaults:
+/// `proxy_read_timeout` (60 s) ends a raw reader of a log silent for
+/// longer, incomplete, where event streams carry a heartbeat
 /// ([`heartbeats_outlast_the_read_timeout`]).
 ///
 /// `read_timeout` sets `proxy_read_timeout` instead (seconds).
 fn nginx_conf(dir: &Path, port: u16, upstream: SocketAddr, read_timeout: Option<u32>) -> String {
     let dir = dir.display();
-    let timeout = read_timeout.map_or(String::new(), |t| format!("proxy_read_timeout {t}s;"));
+    let mut location =
+        readme_block("nginx", "proxy_pass").replace("127.0.0.1:60023", &upstream.to_string());
+    if let Some(t) = read_timeout {
+        let close = location.rfind('}').unwrap();
+        location.insert_str(close, &format!("    proxy_read_timeout {t}s;\n"));
+    }
     format!(
         "worker_processes 1;
 pid {dir}/nginx.pid;
@@ -99,51 +121,48 @@ http {{
     scgi_temp_path {dir}/scgi;
     server {{
         listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://{upstream};
-            proxy_http_version 1.1;
-            {timeout}
-        }}
+{location}
     }}
 }}
 "
     )
 }
 
-/// Varnish's VCL for livelog (`PORT` is its reader port): the built-in VCL
-/// but for one rule, `pass` for the log and the viewer. Every answer there is
-/// `Cache-Control: no-store`; the built-in VCL honours that by making each a
-/// hit-for-miss object (120 s), so nothing is cached and readers are not
-/// merged, but a lookup still treats them as cacheable fetches, which a live
-/// log cannot be: Varnish then asks livelog for gzip whatever the client
-/// accepts and gunzips it for clients that do not in `gzip_buffer` pieces
-/// (32 KiB: a plain `curl -N` sees a live line only once enough more have
-/// come, or at the end), turns
-/// a `HEAD` into a `GET`, and strips `Range`, answering the whole log `200`
-/// instead of a resume's `206`. With `pass`, each request goes to livelog as
-/// the client sent it, and the answer comes back as livelog sent it,
-/// streamed.
-const VCL: &str = r#"vcl 4.1;
-
-backend livelog {
-    .host = "127.0.0.1";
-    .port = "PORT";
+/// Varnish's VCL for livelog, the README's (its backend's port `60023`
+/// is livelog's reader port): the built-in VCL but for one rule, `pass` for
+/// the log and the viewer. Every answer there is `Cache-Control: no-store`;
+/// the built-in VCL honours that by making each a hit-for-miss object
+/// (120 s), so nothing is cached and readers are not merged, but a lookup
+/// still treats them as cacheable fetches, which a live log cannot be:
+/// Varnish then asks livelog for gzip whatever the client accepts and
+/// gunzips it for clients that do not in `gzip_buffer` pieces (32 KiB: a
+/// plain `curl -N` sees a live line only once enough more have come, or at
+/// the end), turns a `HEAD` into a `GET`, and strips `Range`, answering the
+/// whole log `200` instead of a resume's `206`. With `pass`, each request
+/// goes to livelog as the client sent it, and the answer comes back as
+/// livelog sent it, streamed.
+fn vcl() -> String {
+    readme_block("vcl", "return (pass)")
 }
 
-sub vcl_recv {
-    if (req.url ~ "^/(log|view)/") {
-        return (pass);
-    }
+/// Varnish's parameters for livelog: the `-p` options of the README's
+/// `varnishd` command. `http_range_support=off`: Varnish 7.1 checks a
+/// backend's `Content-Range` and refuses one whose complete length is `*`
+/// ("Invalid content-range header", then `503 Backend fetch failed`),
+/// though RFC 9110 §14.4 allows it and livelog sends it for every range of
+/// a live log (RFC 8673). Off, Varnish passes `206` as it comes; it does no
+/// ranges of its own, which it has nothing cached to do them on.
+fn varnish_params() -> Vec<String> {
+    let command = readme_block("sh", "varnishd ");
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let params: Vec<String> = words
+        .windows(2)
+        .filter(|w| w[0] == "-p")
+        .flat_map(|w| ["-p".to_owned(), w[1].to_owned()])
+        .collect();
+    assert!(!params.is_empty(), "README's varnishd command sets no -p");
+    params
 }
-"#;
-
-/// Varnish's parameters for livelog. `http_range_support=off`: Varnish
-/// 7.1 checks a backend's `Content-Range` and refuses one whose complete
-/// length is `*` ("Invalid content-range header", then `503 Backend fetch
-/// failed`), though RFC 9110 §14.4 allows it and livelog sends it for every
-/// range of a live log (RFC 8673). Off, Varnish passes `206` as it comes;
-/// it does no ranges of its own, which it has nothing cached to do them on.
-const VARNISH_PARAMS: [&str; 2] = ["-p", "http_range_support=off"];
 
 /// The built-in VCL alone: livelog as the backend, nothing else.
 const BUILTIN_VCL: &str = r#"vcl 4.1;
@@ -184,12 +203,16 @@ impl Proxy {
                 (c, Some(port))
             }
             Kind::Varnish | Kind::VarnishBuiltin => {
+                let port = upstream.port().to_string();
                 let (text, params) = match kind {
-                    Kind::Varnish => (VCL, &VARNISH_PARAMS[..]),
-                    _ => (BUILTIN_VCL, &[][..]),
+                    Kind::Varnish => (
+                        vcl().replace("\"60023\"", &format!("\"{port}\"")),
+                        varnish_params(),
+                    ),
+                    _ => (BUILTIN_VCL.replace("PORT", &port), Vec::new()),
                 };
                 let vcl = dir.path().join("livelog.vcl");
-                std::fs::write(&vcl, text.replace("PORT", &upstream.port().to_string())).unwrap();
+                std::fs::write(&vcl, text).unwrap();
                 std::fs::set_permissions(&vcl, std::fs::Permissions::from_mode(0o644)).unwrap();
                 let mut c = Command::new("varnishd");
                 // -F: in the foreground, as our child; port 0: Varnish
@@ -827,7 +850,7 @@ fn varnish_broken_upload_stays_incomplete() {
 /// every such fetch: a reader that accepts gzip (`curl --compressed`, as
 /// browsers do) gets it as livelog compresses it, live; the event stream,
 /// never compressed, is live too; a reader that does not accept gzip gets
-/// Varnish's gunzip of it, exact but not live (see [`VCL`]), so it is only
+/// Varnish's gunzip of it, exact but not live (see [`vcl`]), so it is only
 /// checked for its bytes here.
 #[test]
 #[ignore = "needs Varnish (apt-get install varnish); scripts/proxy-tests.sh runs it"]

@@ -36,6 +36,7 @@ use tokio::time::Instant;
 mod admission;
 mod body;
 mod head;
+mod json_string;
 mod lines;
 mod log;
 mod outline;

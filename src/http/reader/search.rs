@@ -21,6 +21,9 @@
 //! match. Only whole lines are searched: the start of a line still being
 //! written waits for its end (or the log's).
 
+use std::borrow::Cow;
+use std::io::Write as _;
+
 use bytes::Bytes;
 use futures_util::stream;
 use http::{Method, Response, StatusCode, header};
@@ -31,6 +34,7 @@ use regex::bytes::{Regex, RegexBuilder};
 use serde::Serialize;
 
 use super::head::{X_ACCEL_BUFFERING, insert, with_cors};
+use super::json_string::write_json_string;
 use super::slots::Admitted;
 use super::{Ask, ReadHandler};
 use crate::http::query::{BadQuery, Query};
@@ -142,16 +146,6 @@ impl ReadHandler {
         insert(&mut resp, X_ACCEL_BUFFERING, "no");
         with_cors(resp)
     }
-}
-
-/// One result line.
-#[derive(Serialize)]
-struct Hit<'a> {
-    line: u64,
-    offset: u64,
-    text: &'a str,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    truncated: bool,
 }
 
 /// The last line.
@@ -291,14 +285,24 @@ impl Search {
     fn hit(&mut self, offset: u64, line: &[u8], out: &mut Vec<u8>) {
         self.total += 1;
         let shown = &line[..line.len().min(TEXT_BYTES)];
-        let text = String::from_utf8_lossy(shown);
-        let hit = Hit {
-            line: self.line_number,
-            offset,
-            text: &text,
-            truncated: shown.len() < line.len(),
+        // Most lines are valid UTF-8: checked in one pass, and only the
+        // rest (or a character cut at `TEXT_BYTES`) gets replacements.
+        let text = match std::str::from_utf8(shown) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(shown),
         };
-        let _ = serde_json::to_writer(&mut *out, &hit);
-        out.push(b'\n');
+        // The result (`line`, `offset`, `text`, `truncated` when cut) is
+        // written by hand, its text escaped fast: a search can
+        // answer with as many bytes as the log holds.
+        let _ = write!(
+            out,
+            "{{\"line\":{},\"offset\":{offset},\"text\":",
+            self.line_number
+        );
+        write_json_string(out, &text);
+        if shown.len() < line.len() {
+            out.extend_from_slice(b",\"truncated\":true");
+        }
+        out.extend_from_slice(b"}\n");
     }
 }

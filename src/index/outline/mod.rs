@@ -25,6 +25,9 @@
 //! is named (with its section), the first [`MAX_ERRORS`] are listed, all
 //! are counted.
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 use serde::Serialize;
 
 mod markers;
@@ -69,9 +72,17 @@ pub const ERROR_STEMS: [&str; 10] = [
 /// excerpt are not errors. `Error:` may end a word (`TypeError:`), but not
 /// an identifier's (`MY_Error:`).
 pub fn is_error_line(prefix: &[u8]) -> bool {
+    // Each pattern's searcher is built once: building one costs more than
+    // searching a line with it.
+    static FINDERS: LazyLock<Vec<(&str, Finder<'static>)>> = LazyLock::new(|| {
+        ERROR_PATTERNS
+            .iter()
+            .map(|pattern| (*pattern, Finder::new(pattern.as_bytes())))
+            .collect()
+    });
     let text = without_escapes(prefix);
-    ERROR_PATTERNS.iter().any(|pattern| {
-        memchr::memmem::find_iter(&text, pattern.as_bytes()).any(|at| {
+    FINDERS.iter().any(|(pattern, finder)| {
+        finder.find_iter(&text).any(|at| {
             let before = at.checked_sub(1).map(|i| text[i]);
             let identifier = |b: u8| b == b'_' || b.is_ascii_alphanumeric();
             match *pattern {
