@@ -22,6 +22,7 @@
 pub mod access_log;
 pub mod client;
 pub mod encoding;
+pub mod json_text;
 pub mod observe;
 pub mod query;
 pub mod ranges;

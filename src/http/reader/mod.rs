@@ -36,7 +36,6 @@ use tokio::time::Instant;
 mod admission;
 mod body;
 mod head;
-mod json_string;
 mod lines;
 mod log;
 mod outline;

@@ -34,9 +34,9 @@ use regex::bytes::{Regex, RegexBuilder};
 use serde::Serialize;
 
 use super::head::{X_ACCEL_BUFFERING, insert, with_cors};
-use super::json_string::write_json_string;
 use super::slots::Admitted;
 use super::{Ask, ReadHandler};
+use crate::http::json_text::escape_into;
 use crate::http::query::{BadQuery, Query};
 use crate::http::{BoxError, ResponseBody, empty, plain};
 
@@ -299,7 +299,9 @@ impl Search {
             "{{\"line\":{},\"offset\":{offset},\"text\":",
             self.line_number
         );
-        write_json_string(out, &text);
+        out.push(b'"');
+        escape_into(out, &text);
+        out.push(b'"');
         if shown.len() < line.len() {
             out.extend_from_slice(b",\"truncated\":true");
         }

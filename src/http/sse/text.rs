@@ -2,11 +2,13 @@
 //! ([`Utf8Text`]: a character split between two uploaded chunks is held
 //! back whole; each maximal invalid sequence becomes one U+FFFD, as a
 //! browser's `TextDecoder` does) and written as the contents of a JSON
-//! string ([`JsonText`]: exactly `serde_json`'s escapes, checked against it
-//! in the tests, a word at a time while nothing needs escaping).
+//! string ([`JsonText`], escaped by `crate::http::json_text`: exactly
+//! `serde_json`'s escapes, a word at a time while nothing needs escaping).
 //!
 //! JSON because SSE cannot carry a bare `\r` (WHATWG HTML, "Server-sent
 //! events": CR ends a line), and logs have them.
+
+use crate::http::json_text::escape_into;
 
 /// Where decoded text goes: a `String`, or an event's JSON string being
 /// written ([`JsonText`]).
@@ -35,64 +37,8 @@ pub struct JsonText(pub Vec<u8>);
 
 impl TextOut for JsonText {
     fn push_str(&mut self, s: &str) {
-        let bytes = s.as_bytes();
-        let out = &mut self.0;
-        out.reserve(bytes.len());
-        let (mut start, mut i) = (0, 0);
-        while i < bytes.len() {
-            // Eight bytes at a time while none needs escaping (log text
-            // mostly does not): one test per word instead of eight.
-            while let Some(word) = bytes.get(i..i + 8) {
-                let word = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
-                if needs_escape(word) {
-                    break;
-                }
-                i += 8;
-            }
-            let Some(&b) = bytes.get(i) else {
-                break;
-            };
-            i += 1;
-            let escaped: &[u8] = match b {
-                b'"' => b"\\\"",
-                b'\\' => b"\\\\",
-                b'\n' => b"\\n",
-                b'\r' => b"\\r",
-                b'\t' => b"\\t",
-                0x08 => b"\\b",
-                0x0c => b"\\f",
-                0..0x20 => &[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[usize::from(b >> 4)],
-                    HEX[usize::from(b & 0xf)],
-                ],
-                _ => continue,
-            };
-            out.extend_from_slice(&bytes[start..i - 1]);
-            out.extend_from_slice(escaped);
-            start = i;
-        }
-        out.extend_from_slice(&bytes[start..]);
+        escape_into(&mut self.0, s);
     }
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// `true` if a byte of `word` is a control character, `"` or `\\` (the
-/// bytes a JSON string escapes). Exact, by the classic "has a byte less
-/// than n" and "has a zero byte" word tricks.
-fn needs_escape(word: u64) -> bool {
-    const ONES: u64 = u64::MAX / 255;
-    const HIGHS: u64 = ONES * 0x80;
-    let below_space = word.wrapping_sub(ONES * 0x20) & !word;
-    let quote = word ^ (ONES * u64::from(b'"'));
-    let backslash = word ^ (ONES * u64::from(b'\\'));
-    let is_quote = quote.wrapping_sub(ONES) & !quote;
-    let is_backslash = backslash.wrapping_sub(ONES) & !backslash;
-    (below_space | is_quote | is_backslash) & HIGHS != 0
 }
 
 /// Log bytes as text, fed piece by piece: valid UTF-8 as it is, each
@@ -253,35 +199,5 @@ mod tests {
             prop_assert_eq!(text, String::from_utf8_lossy(&bytes).into_owned());
             prop_assert!(most_held <= 3);
         }
-    }
-
-    proptest! {
-        /// Escaping is exactly `serde_json`'s, whatever the text.
-        #[test]
-        fn json_text_escapes_as_serde_json_does(
-            text in prop_oneof!["\\PC{0,80}", "[\\x00-\\x7f]{0,80}", "[\"\\\\\\x00-\\x1f a]{0,40}"],
-        ) {
-            let mut json = JsonText(b"\"".to_vec());
-            json.push_str(&text);
-            json.0.push(b'"');
-            prop_assert_eq!(String::from_utf8(json.0).unwrap(), serde_json::to_string(&text).unwrap());
-        }
-    }
-
-    #[test]
-    fn needs_escape_finds_every_escaped_byte_in_any_lane() {
-        for b in 0..=255u8 {
-            let escaped = b < 0x20 || b == b'"' || b == b'\\';
-            for lane in 0..8 {
-                let mut word = [b'a'; 8];
-                word[lane] = b;
-                assert_eq!(
-                    needs_escape(u64::from_le_bytes(word)),
-                    escaped,
-                    "{b:#x} in lane {lane}"
-                );
-            }
-        }
-        assert!(!needs_escape(u64::from_le_bytes(*b"\x7f\xff\x80 ~!#a")));
     }
 }
