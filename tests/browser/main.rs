@@ -1,4 +1,4 @@
-//! Browser tests (issue 12): a real headless Chromium, driven over WebDriver
+//! Browser tests: a real headless Chromium, driven over WebDriver
 //! by chromedriver, reads the log as Server-Sent Events and through the
 //! viewer page at `/view/<token>`, while the test uploads the log.
 //!

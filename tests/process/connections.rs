@@ -1,4 +1,4 @@
-//! Connections (issue 10), where the process is what is checked: the
+//! Connections, where the process is what is checked: the
 //! connection cap, counted in the daemon's `/proc` entries; a streamed upload
 //! on a full disk (a file-size limit set with prlimit); and a quick stop
 //! (SIGTERM) when nothing is left to wait for. The rest is

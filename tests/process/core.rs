@@ -1,4 +1,4 @@
-//! The core contract's process side (issue 2): a missing token is a startup
+//! The core contract's process side: a missing token is a startup
 //! error, the temp file is unlinked even after SIGKILL, and SIGTERM exits 0
 //! after letting a complete log drain or ending a live read incomplete.
 //! The rest of the contract is `tests/protocol/core.rs`.

@@ -1,4 +1,4 @@
-//! Hardening (issue 5): bad input, faults and abuse, against the real binary
+//! Hardening: bad input, faults and abuse, against the real binary
 //! over real sockets. Each test names the behaviour it proves; timing bounds
 //! are generous (a busy 2-core machine), and every assertion is on what a
 //! user would see: status codes, exact bytes, exit codes, stderr lines.

@@ -1,4 +1,4 @@
-//! Seeing what livelog is doing (issue 14), where only the binary will do:
+//! Seeing what livelog is doing, where only the binary will do:
 //! its JSON log lines (`LIVELOG_LOG_FORMAT=json`, set up by the binary's
 //! `logging::init`). `/metrics`, `/status` and the text log are
 //! `tests/protocol/observe.rs`.

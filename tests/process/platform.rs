@@ -1,4 +1,4 @@
-//! What livelog must do on every platform the Go livelog runs on (issue 11):
+//! What livelog must do on every platform the Go livelog runs on:
 //! listen on IPv4 and IPv6, serve every certificate and key the Go livelog
 //! serves, take whatever environment a CI worker passes on, stop on the
 //! platform's stop request, and leave nothing behind after a hard kill.

@@ -1,4 +1,4 @@
-//! `/metrics` against Prometheus itself (issue 14): its own linter
+//! `/metrics` against Prometheus itself: its own linter
 //! (`promtool check metrics`) and a real `prometheus` server scraping the
 //! real binary.
 //!

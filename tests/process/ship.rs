@@ -412,7 +412,7 @@ fn dockerfile_matches_the_binary_it_ships() {
     // are: `COPY /rootfs/tmp /tmp` copies the directory's contents only, so
     // /tmp got the default mode 0755 and only the one user it was chowned to
     // could write its temp file there: `--user 1000:0`, `runAsUser` and
-    // podman's `--read-only` tmpfs failed (issue 17).
+    // podman's `--read-only` tmpfs failed.
     assert!(
         builder.contains("--rootfs /rootfs"),
         "the builder stage must lay out /rootfs with scripts/build-static.sh --rootfs"

@@ -1,4 +1,4 @@
-//! Slow readers never cost the writer or lose data (issue 4), against the
+//! Slow readers never cost the writer or lose data, against the
 //! real binary: many readers of a full-speed upload, a stalled reader that
 //! resumes, bounded memory, the stall timeout, the reader cap, and readers
 //! beyond a low inherited open-files limit.

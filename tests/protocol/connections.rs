@@ -1,4 +1,4 @@
-//! Connections (issue 10): answers to requests hyper refuses, plain HTTP on
+//! Connections: answers to requests hyper refuses, plain HTTP on
 //! the HTTPS port, every stored byte ahead of an incomplete end, the token
 //! on every port, and connections that never make a request. Real sockets;
 //! the connection cap, a full disk and a quick stop on SIGTERM are

@@ -1,4 +1,4 @@
-//! The core contract (issue 2): one upload streamed live to token-checked
+//! The core contract: one upload streamed live to token-checked
 //! readers, over real sockets. (A missing token's exit, the temp file after
 //! SIGKILL and SIGTERM are `tests/process/core.rs`.)
 

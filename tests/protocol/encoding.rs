@@ -1,4 +1,4 @@
-//! Compressed readers (issue 13): `curl --compressed` gets gzip or zstd that
+//! Compressed readers: `curl --compressed` gets gzip or zstd that
 //! decodes to exactly the log, complete or live, on HTTP/1.1 and HTTP/2; a
 //! live line reaches a compressed reader at once; a broken upload ends a
 //! compressed response incomplete; `Range` and q-values are honoured; `HEAD`

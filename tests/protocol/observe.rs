@@ -1,4 +1,4 @@
-//! Seeing what livelog is doing (issue 14): `/metrics` and `/status` on the
+//! Seeing what livelog is doing: `/metrics` and `/status` on the
 //! upload port, scraped while an upload and readers run; `Livelog-State` on
 //! reader responses; progress lines. (JSON logs, which only the binary
 //! writes, are `tests/process/observe.rs`.)

@@ -1,4 +1,4 @@
-//! Byte ranges on the reader port, over real sockets (issue 3): RFC 9110
+//! Byte ranges on the reader port, over real sockets: RFC 9110
 //! ranges of a completed log, RFC 8673 live ranges of a growing one,
 //! ignored `Range` headers, `If-Range`, `HEAD`, CORS, resuming with `curl`
 //! exactly as the README writes it, a ranged read cut short by a broken

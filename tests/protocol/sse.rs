@@ -1,4 +1,4 @@
-//! The log as Server-Sent Events (issue 12), with real clients over real
+//! The log as Server-Sent Events, with real clients over real
 //! sockets: `curl -N -H 'Accept: text/event-stream'` as the README
 //! writes it, raw sockets where a test must control reading, reqwest for
 //! HTTP/2 stream windows. The browser's side (EventSource, the viewer page)
