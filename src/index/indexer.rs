@@ -37,12 +37,13 @@ const INDEXER_NICE: i32 = 19;
 /// Lowers the calling thread's (the indexer's) CPU priority to
 /// [`INDEXER_NICE`], so that when the CPU is short the upload, the readers
 /// and the task beside livelog go first and the index catches up when they
-/// leave it time. Indexing costs far less CPU than storing the same bytes,
-/// but on a machine whose cores are all busy with a fast upload it was
-/// still that much less for the upload (1.40× its time for 1 GiB, see
-/// `benches/index.rs`). Even at nice 19 the indexer keeps pace with any
-/// log a CI task writes: it needs about 1 % of a core for 10 MB/s.
-/// Elsewhere (macOS, Windows, FreeBSD) it keeps the default priority.
+/// leave it time. Indexing 1 GiB takes about 1.1 s of CPU, against 1.4 s
+/// for storing it; a CI task writes its log far slower than that, and even
+/// at nice 19 the indexer keeps pace (10 MB/s needs about 1 % of a core).
+/// Nice 19 is a weight, not a guarantee: on 2 cores an upload at full
+/// loopback speed still takes 1.44× as long with the index as without
+/// (`benches/index.rs`, README "Performance"). Elsewhere (macOS, Windows,
+/// FreeBSD) the indexer keeps the default priority.
 fn yield_the_cpu() {
     #[cfg(target_os = "linux")]
     {
