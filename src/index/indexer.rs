@@ -29,13 +29,14 @@ pub(super) struct Indexer {
     overlap: Vec<u8>,
 }
 
-/// The indexer's nice value on Linux: the lowest priority a thread can take
-/// without privileges.
+/// The indexer's nice value on Linux: the largest, the smallest share of
+/// the CPU among normal threads (lowering a thread's own priority needs no
+/// privilege).
 #[cfg(target_os = "linux")]
 const INDEXER_NICE: i32 = 19;
 
-/// Lowers the calling thread's (the indexer's) CPU priority to
-/// [`INDEXER_NICE`], so that when the CPU is short the upload, the readers
+/// Lowers the calling thread's (the indexer's) CPU priority to nice 19
+/// (`INDEXER_NICE`), so that when the CPU is short the upload, the readers
 /// and the task beside livelog go first and the index catches up when they
 /// leave it time. Indexing 1 GiB takes about 1.1 s of CPU, against 1.4 s
 /// for storing it; a CI task writes its log far slower than that, and even
