@@ -52,7 +52,7 @@ mod common;
 use common::body::read_into;
 use common::{
     Checker, CurlReader, Daemon, RawReader, SOON, Streamed, TOKEN, UploadFrom, Uploader, env_or,
-    net, pattern, wait_heads, wait_until,
+    free_port, net, pattern, wait_heads, wait_until,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -229,14 +229,6 @@ fn data_file(dir: &Path, len: usize, seed: u64) -> (PathBuf, Arc<Vec<u8>>) {
         std::fs::write(&path, &data).unwrap();
     }
     (path, Arc::new(data))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn mb_s(bytes: usize, d: Duration) -> f64 {

@@ -102,3 +102,13 @@ pub fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// A loopback port nothing listens on now (bound, read and released), for
+/// a program that takes its port as a number (nginx, socat).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -24,7 +24,7 @@
 //! `cargo test --test process -- --ignored proxies::`.
 
 use std::fs::File;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -34,7 +34,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{Checker, CurlReader, Daemon, SOON, TOKEN, Uploader, client, curl, wait_until};
+use crate::common::{
+    Checker, CurlReader, Daemon, SOON, TOKEN, Uploader, client, curl, free_port, wait_until,
+};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
@@ -334,15 +336,6 @@ impl Drop for Proxy {
             .status();
         let _ = self.child.wait();
     }
-}
-
-/// A port nothing listens on now (bound, read and released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 // ------------------------------------------------------------ helpers
