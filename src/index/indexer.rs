@@ -3,9 +3,11 @@
 //! records and why it never holds back the upload).
 
 use std::io;
+use std::time::Duration;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use bytes::Bytes;
+use tokio::time::Instant;
 
 use super::outline::{self, ERROR_STEMS, LINE_PREFIX_BYTES};
 use super::{Indexed, LogIndex};
@@ -27,7 +29,19 @@ pub(super) struct Indexer {
     line_error: bool,
     /// The end of the last chunk, for patterns split between two chunks.
     overlap: Vec<u8>,
+    /// When the log's length was last looked at, and what it was: how the
+    /// indexer tells a burst (see [`BURST_RATE`]).
+    looked: (Instant, u64),
 }
+
+/// A burst: the log grows at this many bytes per second or more (320 MiB/s,
+/// a rate no CI task writes at for long; a task that `cat`s a huge file
+/// does, for a moment), measured over [`BURST_WINDOW`] or longer.
+const BURST_RATE: f64 = 320.0 * 1024.0 * 1024.0;
+/// How often the indexer looks at the log's growth, and how long it waits
+/// at a time during a burst: 20 ms, so that it starts waiting soon after a
+/// burst starts and resumes soon after it ends.
+const BURST_WINDOW: Duration = Duration::from_millis(20);
 
 /// The indexer's nice value on Linux: the largest, the smallest share of
 /// the CPU among normal threads (lowering a thread's own priority needs no
@@ -41,10 +55,13 @@ const INDEXER_NICE: i32 = 19;
 /// leave it time. Indexing 1 GiB takes about 1.1 s of CPU, against 1.4 s
 /// for storing it; a CI task writes its log far slower than that, and even
 /// at nice 19 the indexer keeps pace (10 MB/s needs about 1 % of a core).
-/// Nice 19 is a weight, not a guarantee: on 2 cores an upload at full
-/// loopback speed still takes 1.44× as long with the index as without
-/// (`benches/index.rs`, README "Performance"). Elsewhere (macOS, Windows,
-/// FreeBSD) the indexer keeps the default priority.
+/// A weight is not a guarantee, so the indexer also waits out bursts
+/// ([`Indexer::wait_out_a_burst`]). Not `SCHED_IDLE`: the indexer briefly
+/// holds locks the upload takes (the ring's, the progress channel's), and
+/// a thread of that policy, preempted while holding one on a busy machine,
+/// may wait seconds for a CPU while the upload waits for it; at nice 19 the
+/// wait is a fraction of that. Elsewhere (macOS, Windows, FreeBSD) the
+/// indexer keeps the default priority.
 fn yield_the_cpu() {
     #[cfg(target_os = "linux")]
     {
@@ -95,12 +112,14 @@ impl Indexer {
             prefix: Vec::with_capacity(LINE_PREFIX_BYTES),
             line_error: false,
             overlap: Vec::new(),
+            looked: (Instant::now(), 0),
         }
     }
 
     pub(super) async fn run(mut self) {
         yield_the_cpu();
         loop {
+            self.wait_out_a_burst().await;
             let phase = match self.cursor.next_chunk().await {
                 Ok(Some(chunk)) => {
                     if let Err(err) = self.chunk(&chunk) {
@@ -122,6 +141,44 @@ impl Indexer {
         }
     }
 
+    /// Waits while the log arrives in a burst (at [`BURST_RATE`] or more),
+    /// then returns; otherwise returns at once. At nice 19 the indexer still
+    /// slowed an upload at full loopback speed to 1.44× its time without
+    /// the index (2 cores: the caches and the memory bus are shared, and
+    /// every chunk woke the indexer); waiting out the burst brings that to
+    /// 1.00× (`benches/index.rs`, README "Performance"). At the rates CI
+    /// tasks write, the indexer follows the log chunk by chunk; after a
+    /// burst it catches up (from the file, past the ring), and readers
+    /// waiting for line numbers wait for it: 1 GiB is indexed about a
+    /// second after its upload ends.
+    async fn wait_out_a_burst(&mut self) {
+        let store = self.index.store().clone();
+        let mut waited = false;
+        loop {
+            let (at, len) = self.looked;
+            let elapsed = at.elapsed();
+            if elapsed < BURST_WINDOW {
+                return;
+            }
+            let now = store.progress();
+            self.looked = (Instant::now(), now.len);
+            let grown = now.len.saturating_sub(len) as f64;
+            let burst =
+                now.phase == Phase::Uploading && grown >= BURST_RATE * elapsed.as_secs_f64();
+            if !burst {
+                return;
+            }
+            if !waited {
+                waited = true;
+                tracing::debug!(
+                    stored = now.len,
+                    "the log arrives in a burst: the indexer waits for it to end"
+                );
+            }
+            tokio::time::sleep(BURST_WINDOW).await;
+        }
+    }
+
     fn publish(&self, phase: Phase) {
         let indexed = Indexed {
             offset: self.pos,
@@ -139,11 +196,23 @@ impl Indexer {
         let mut from = 0;
         for newline in memchr::memchr_iter(b'\n', chunk) {
             let end = self.pos + newline as u64;
-            self.take_prefix(&chunk[from..newline]);
             while errors.next_if(|&&at| at <= end).is_some() {
                 self.line_error = true;
             }
-            self.end_line();
+            let line = &chunk[from..newline];
+            if self.line_start >= self.pos {
+                // The whole line is in this chunk: its start is looked at
+                // in place (most lines; copying them cost a tenth of the
+                // indexer's time).
+                self.end_line(&line[..line.len().min(LINE_PREFIX_BYTES)]);
+            } else {
+                // It began in an earlier chunk: its start was kept.
+                self.take_prefix(line);
+                let prefix = std::mem::take(&mut self.prefix);
+                self.end_line(&prefix);
+                self.prefix = prefix;
+                self.prefix.clear();
+            }
             starts.push(end + 1);
             self.line += 1;
             self.line_start = end + 1;
@@ -183,34 +252,39 @@ impl Indexer {
                 .find_iter(chunk)
                 .map(|m| self.pos + m.end() as u64),
         );
-        // What the next seam needs: the last `keep` bytes of the log so far.
+        // What the next seam needs: the last `keep` bytes of the log so far
+        // (all from this chunk unless it is shorter than that).
         seam.truncate(before);
-        seam.extend_from_slice(chunk);
-        let drop = seam.len().saturating_sub(keep);
-        seam.drain(..drop);
+        if chunk.len() >= keep {
+            seam.clear();
+            seam.extend_from_slice(&chunk[chunk.len() - keep..]);
+        } else {
+            seam.extend_from_slice(chunk);
+            let drop = seam.len().saturating_sub(keep);
+            seam.drain(..drop);
+        }
         self.overlap = seam;
         ends
     }
 
-    /// Keeps the start of the current line, up to [`LINE_PREFIX_BYTES`].
+    /// Keeps the start of the current line, up to [`LINE_PREFIX_BYTES`]:
+    /// what a line that continues in the next chunk needs.
     fn take_prefix(&mut self, bytes: &[u8]) {
         let room = LINE_PREFIX_BYTES.saturating_sub(self.prefix.len());
         self.prefix
             .extend_from_slice(&bytes[..room.min(bytes.len())]);
     }
 
-    /// The current line is complete: the outline gets it if it may matter.
-    fn end_line(&mut self) {
-        let prefix = std::mem::take(&mut self.prefix);
-        let error = std::mem::take(&mut self.line_error) && outline::is_error_line(&prefix);
-        if error || outline::may_be_marker(&prefix) {
+    /// The current line is complete, `prefix` its first bytes (at most
+    /// [`LINE_PREFIX_BYTES`]): the outline gets it if it may matter.
+    fn end_line(&mut self, prefix: &[u8]) {
+        let error = std::mem::take(&mut self.line_error) && outline::is_error_line(prefix);
+        if error || outline::may_be_marker(prefix) {
             let micros = self.micros_at(self.line_start);
             self.index
                 .outline_lock()
-                .line(self.line, self.line_start, micros, &prefix, error);
+                .line(self.line, self.line_start, micros, prefix, error);
         }
-        self.prefix = prefix;
-        self.prefix.clear();
     }
 
     fn micros_at(&mut self, offset: u64) -> u64 {
@@ -225,7 +299,8 @@ impl Indexer {
     fn finish(&mut self) {
         let mut last = self.line - 1;
         if self.pos > self.line_start {
-            self.end_line();
+            let prefix = std::mem::take(&mut self.prefix);
+            self.end_line(&prefix);
             last = self.line;
         }
         let end = self.pos.saturating_sub(1);

@@ -7,10 +7,13 @@
 //! One indexer per log (`indexer.rs`) follows it like a reader (a
 //! `store::Cursor`, so it never holds back the upload) on a thread of its
 //! own (`crate::runtime_thread`, at the lowest CPU priority on Linux),
-//! off the upload's thread and off the runtime that serves readers. For
+//! off the upload's thread and off the runtime that serves readers; while
+//! the log arrives in a burst (faster than any CI task writes) it waits for
+//! the burst to end rather than take the upload's caches and CPU. For
 //! each chunk it finds the newlines (`memchr`) and the error patterns
 //! (one Aho-Corasick pass over the chunk), records the line starts with one
-//! lock, and hands the outline only the lines that matter to it: a line
+//! lock, and hands the outline only the lines that matter to it (their
+//! starts looked at in place, not copied): a line
 //! that may be a section marker (by its first byte) or holds an error.
 //! Readers wait for it through a notifier, as they wait for the upload:
 //! [`LogIndex::wait_for`].

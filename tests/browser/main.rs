@@ -788,6 +788,9 @@ async fn viewer_shows_a_real_build_log_and_takes_its_picture() {
         || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/viewer.png"),
         std::path::PathBuf::from,
     );
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).expect("the screenshot's directory");
+    }
     std::fs::write(&out, png).expect("write the screenshot");
     b.close().await;
 }

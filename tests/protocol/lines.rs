@@ -119,6 +119,44 @@ fn a_range_waits_for_lines_not_yet_written_and_ends_after_its_last() {
     );
 }
 
+/// A log written in a burst, as fast as loopback takes it (a task that
+/// `cat`s a big file): the indexer waits for the burst to end rather than
+/// slow the upload, then catches up, so a reader waiting for the last line
+/// gets it, and the outline counts every line.
+#[test]
+fn a_log_written_in_a_burst_is_indexed_to_its_last_line() {
+    const LINES: usize = 3_000_000; // 34 MB
+    let d = Daemon::start();
+    let text = numbered(1, LINES);
+    let last = format!("lines={LINES}");
+    let url = format!("{}?{last}", d.get_url());
+    let reader = CurlReader::spawn(&["-sN", &url]);
+    reader.wait_head();
+    let mut up = Uploader::start(d.put);
+    for piece in text.as_bytes().chunks(1 << 20) {
+        up.chunk(piece);
+    }
+    assert_eq!(up.finish().0, 201);
+    let (code, body) = reader.finish();
+    assert_eq!(
+        (code, String::from_utf8(body).unwrap()),
+        (0, numbered(LINES, LINES))
+    );
+    assert_eq!(get(&d, "tail=2").2, numbered(LINES - 1, LINES));
+    assert_eq!(get(&d, "lines=1500000").2, numbered(1_500_000, 1_500_000));
+    let mut outline = serde_json::Value::Null;
+    assert!(
+        crate::common::wait_until(SOON, || {
+            let url = format!("{}/outline", d.get_url());
+            let (_, out, _) = curl(&["-sS", &url]);
+            outline = serde_json::from_slice(&out).unwrap();
+            outline["state"] == "complete"
+        }),
+        "{outline}"
+    );
+    assert_eq!(outline["lines"], LINES as u64);
+}
+
 /// The seconds of an RFC 3339 time with microseconds (`...T07:31:51.123456Z`).
 fn seconds_of(stamp: &str) -> f64 {
     assert_eq!(stamp.len(), 27, "{stamp:?}");
