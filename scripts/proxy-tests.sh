@@ -6,21 +6,15 @@
 #
 # Usage: scripts/proxy-tests.sh [extra `cargo test` arguments after --]
 # As root on Debian it installs nginx-light and varnish when missing (as
-# .ci/run's ship_apt_install does); elsewhere it says what is missing. The
+# .ci/run's own installs would); elsewhere it says what is missing. The
 # tests start their own nginx and varnishd on free loopback ports, with
 # configurations of their own in temp dirs; a service the packages may have
 # started system-wide is not used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_install() {
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-    else
-        echo "missing: $* (install it, or run this as root on Debian)" >&2
-        return 1
-    fi
-}
+# shellcheck source=scripts/lib/apt.sh
+. scripts/lib/apt.sh
 
 # Debian puts both daemons in /usr/sbin, which a non-root PATH may lack.
 export PATH="$PATH:/usr/sbin"

@@ -28,14 +28,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_install() {
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-    else
-        echo "missing: $* (install it, or run this as root on Debian)" >&2
-        return 1
-    fi
-}
+# shellcheck source=scripts/lib/apt.sh
+. scripts/lib/apt.sh
 missing=()
 command -v testssl >/dev/null || missing+=(testssl.sh)
 command -v openssl >/dev/null || missing+=(openssl)

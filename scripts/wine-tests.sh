@@ -30,14 +30,8 @@ for arg in "$@"; do
 done
 triple="$arch-pc-windows-gnu"
 
-apt_install() {
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-    else
-        echo "missing: $* (install it, or run this as root on Debian)" >&2
-        return 1
-    fi
-}
+# shellcheck source=scripts/lib/apt.sh
+. scripts/lib/apt.sh
 
 # Debian's wine64 package puts its loader in /usr/lib/wine (the `wine`
 # package adds it to PATH); wine32:i386 puts the 32-bit loader, `wine`,
@@ -55,9 +49,9 @@ if ! wine=$(find_wine); then
         if ! dpkg --print-foreign-architectures | grep -qx i386; then
             dpkg --add-architecture i386
         fi
-        apt_install wine32:i386
+        apt_install --no-install-recommends wine32:i386
     else
-        apt_install wine64
+        apt_install --no-install-recommends wine64
     fi
     wine=$(find_wine)
 fi
@@ -65,10 +59,14 @@ wineserver=/usr/lib/wine/wineserver
 [ -x "$wineserver" ] || wineserver=$(command -v wineserver || echo /usr/lib/wine/wineserver64)
 gcc="$arch-w64-mingw32-gcc"
 if ! command -v "$gcc" >/dev/null; then
-    if [ "$arch" = i686 ]; then apt_install gcc-mingw-w64-i686; else apt_install gcc-mingw-w64-x86-64; fi
+    if [ "$arch" = i686 ]; then
+        apt_install --no-install-recommends gcc-mingw-w64-i686
+    else
+        apt_install --no-install-recommends gcc-mingw-w64-x86-64
+    fi
 fi
-command -v curl >/dev/null || apt_install curl
-command -v openssl >/dev/null || apt_install openssl
+command -v curl >/dev/null || apt_install --no-install-recommends curl
+command -v openssl >/dev/null || apt_install --no-install-recommends openssl
 rustup target add "$triple" >/dev/null 2>&1 || rustup target add "$triple"
 
 started=$(date +%s)
@@ -82,6 +80,7 @@ cp "$target_dir/$triple/wine/livelog.exe" "$work/livelog.exe"
 # this stand-in, found beside the .exe before wine's own DLL, provides it.
 # (32-bit: exported without its stdcall decoration, ProcessPrng@8.)
 link_flags=()
+# shellcheck disable=SC2054 # one linker flag, its comma included
 [ "$arch" = i686 ] && link_flags=(-Wl,--kill-at)
 "$gcc" -O2 -shared "${link_flags[@]}" -o "$work/bcryptprimitives.dll" \
     .ci/wine/bcryptprimitives.c .ci/wine/bcryptprimitives.def -ladvapi32
