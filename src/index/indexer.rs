@@ -152,7 +152,6 @@ impl Indexer {
     /// waiting for line numbers wait for it: 1 GiB is indexed about a
     /// second after its upload ends.
     async fn wait_out_a_burst(&mut self) {
-        let store = self.index.store().clone();
         let mut waited = false;
         loop {
             let (at, len) = self.looked;
@@ -160,7 +159,7 @@ impl Indexer {
             if elapsed < BURST_WINDOW {
                 return;
             }
-            let now = store.progress();
+            let now = self.index.store().progress();
             self.looked = (Instant::now(), now.len);
             let grown = now.len.saturating_sub(len) as f64;
             let burst =

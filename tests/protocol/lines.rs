@@ -75,6 +75,10 @@ fn tail_follows_the_log_like_tail_f() {
     let d = Daemon::start();
     let mut up = Uploader::start(d.put);
     up.chunk(numbered(1, 50).as_bytes());
+    // A tail counts back from what is stored when it arrives, and the upload
+    // is stored at the daemon's pace: line 50 is there once a range that
+    // ends with it has been read.
+    assert_eq!(get(&d, "lines=50").2, "line 50\n");
     let url = format!("{}?tail=2", d.get_url());
     let reader = CurlReader::spawn(&["-sN", &url]);
     reader.wait_head();
