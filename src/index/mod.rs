@@ -12,9 +12,9 @@
 //! the burst to end rather than take the upload's caches and CPU. For
 //! each chunk it finds the newlines (`memchr`) and the error patterns
 //! (one Aho-Corasick pass over the chunk), records the line starts with one
-//! lock, and hands the outline only the lines that matter to it (their
-//! starts looked at in place, not copied): a line
-//! that may be a section marker (by its first byte) or holds an error.
+//! lock, and hands the outline only the lines that matter to it: a line
+//! that may be a section marker (by its first byte) or holds an error. A
+//! line is looked at in place in its chunk, not copied, unless it spans two.
 //! Readers wait for it through a notifier, as they wait for the upload:
 //! [`LogIndex::wait_for`].
 //!
