@@ -202,8 +202,8 @@ pub struct Config {
     /// Wrong tokens one client address may send a minute before it gets
     /// `429` for the rest of that minute (0: no limit).
     pub max_token_failures: u32,
-    /// Cap on concurrent readers from one client address (`None`: a quarter
-    /// of `max_readers`, at least 1).
+    /// Cap on concurrent readers from one client address (`None`: no cap
+    /// beyond `max_readers`).
     pub max_readers_per_address: Option<usize>,
     /// Build the line index and outline as the log is stored
     /// (`LIVELOG_LINE_INDEX`).
@@ -211,12 +211,15 @@ pub struct Config {
 }
 
 impl Config {
-    /// Concurrent readers one client address may have: the setting, or a
-    /// quarter of the reader cap (at least 1), so one address cannot take
-    /// every slot.
+    /// Concurrent readers one client address may have: the setting, else
+    /// the reader cap itself. A default below it would refuse readers
+    /// behind one proxy that names nobody (a trusted proxy without
+    /// `X-Forwarded-For`, or one on another host livelog was not told
+    /// about) long before `LIVELOG_MAX_READERS` is reached; a cap per
+    /// address is set on purpose.
     pub fn readers_per_address(&self) -> usize {
         self.max_readers_per_address
-            .unwrap_or((self.max_readers / 4).max(1))
+            .unwrap_or(self.max_readers)
             .min(self.max_readers)
     }
 

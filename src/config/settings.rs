@@ -270,7 +270,7 @@ pub static SETTINGS: &[Setting] = &[
     },
     Setting {
         name: "LIVELOG_MAX_READERS_PER_ADDRESS",
-        default: Default::Unset(Some("a quarter of LIVELOG_MAX_READERS")),
+        default: Default::Unset(Some("none beyond LIVELOG_MAX_READERS")),
         help: "concurrent readers from one client address; more get 429",
         exit_codes: ExitCodes::GENERAL,
         read: |s, v, c| {

@@ -18,6 +18,7 @@ use http_body::{Body, Frame, SizeHint};
 use super::route::Route;
 use super::{BoxError, ResponseBody};
 use crate::config::Port;
+use crate::http::client::Client;
 
 /// A response whose body logs the request's line when it is dropped.
 pub type LoggedResponse = Response<AccessLogged<ResponseBody>>;
@@ -36,6 +37,8 @@ struct RequestLog {
     /// Who sent it (`http/client.rs`): the peer, or the address a trusted
     /// proxy forwarded for.
     client: IpAddr,
+    /// What an untrusted forwarder on this host said the client was.
+    forwarded_for: Option<IpAddr>,
     method: Method,
     /// Already redacted ([`redact_path`]).
     path: &'static str,
@@ -47,14 +50,15 @@ struct RequestLog {
 
 /// Wraps `resp`, the answer to `method` `path` from `client` on `port`, so
 /// that one line is logged for the request when its body is done or
-/// dropped: port, client address, method, redacted path, status, bytes
+/// dropped: port, client address (and, from an untrusted forwarder on this
+/// host, the address its header gave, as `forwarded_for`), method, redacted path, status, bytes
 /// sent, milliseconds since `started`, and how the body ended (`complete`,
 /// `incomplete: <why>`, or `aborted` when the connection went away first).
 pub fn logged(
     resp: Response<ResponseBody>,
     port: Port,
     (method, path): (Method, &str),
-    client: IpAddr,
+    client: Client,
     started: Instant,
 ) -> LoggedResponse {
     let status = resp.status();
@@ -65,7 +69,8 @@ pub fn logged(
         .and_then(|v| v.parse().ok());
     let log = RequestLog {
         port,
-        client,
+        client: client.addr,
+        forwarded_for: client.forwarded_for,
         method,
         path: redact_path(path),
         status,
@@ -161,6 +166,7 @@ impl<B: Body> Drop for AccessLogged<B> {
                 tracing::$level!(
                     listener = log.port.name(),
                     client = %log.client,
+                    forwarded_for = log.forwarded_for.map(tracing::field::display),
                     method = %log.method,
                     path = %log.path,
                     status = log.status.as_u16(),

@@ -8,6 +8,8 @@
 //! * [`sse`] — the log as Server-Sent Events, for `Accept: text/event-stream`;
 //! * [`viewer`] — the log viewer page (`assets/viewer/`);
 //! * [`ranges`] — RFC 9110 / RFC 8673 byte ranges of a log that may still grow;
+//! * [`conditional`] — the log's entity tag, `If-Match`, `If-None-Match`,
+//!   `If-Range` (RFC 9110 §8.8, §13);
 //! * [`query`] — query strings, and the line views they ask for;
 //! * [`encoding`] — which coding a reader gets (`Accept-Encoding`);
 //! * [`route`] — which resource a path names, and how it is logged;
@@ -21,6 +23,7 @@
 
 pub mod access_log;
 pub mod client;
+pub mod conditional;
 pub mod encoding;
 pub mod json_text;
 pub mod observe;

@@ -29,7 +29,7 @@ use hyper::body::Incoming;
 use tracing::Instrument;
 
 use super::access_log::{LoggedResponse, logged};
-use super::client::canonical;
+use super::client::{Client, canonical};
 use super::observe::Observer;
 use super::route::Route;
 use super::{ResponseBody, plain};
@@ -70,7 +70,13 @@ impl UploadHandler {
         let path = req.uri().path().to_owned();
         let resp = self.upload(req).await;
         let client = canonical(peer.ip());
-        logged(resp, Port::Upload, (method, &path), client, started)
+        logged(
+            resp,
+            Port::Upload,
+            (method, &path),
+            Client::direct(client),
+            started,
+        )
     }
 
     async fn upload(&self, req: Request<Incoming>) -> Response<ResponseBody> {

@@ -98,8 +98,7 @@ async fn viewer_refused_a_reader_slot_retries_until_it_gets_one() {
     assert_eq!(holder.head().0, 200);
     let b = Browser::start().await;
     b.goto(&view_url(d.get, "")).await;
-    // Refused: 429 here, as the per-address cap (a quarter of one slot,
-    // at least one) is reached before the global one (503).
+    // Refused: 503, every slot is taken.
     assert!(d.wait_for_log("reader refused", PATIENCE), "{}", d.stderr());
     wait_state(&b, "reconnecting").await;
     // The holder goes away; the next chunk written to it frees its slot.

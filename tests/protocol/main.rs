@@ -27,3 +27,4 @@ mod ranges;
 mod real_logs;
 mod search;
 mod sse;
+mod validators;

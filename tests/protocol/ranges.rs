@@ -298,8 +298,8 @@ fn readme_curl_examples_on_a_finished_log() {
 }
 
 /// Invalid syntax, another unit and several ranges are ignored (RFC 9110
-/// §14.2): `200` with the whole log. So is any `Range` sent with `If-Range`,
-/// since livelog issues no validator that could match (§13.1.5).
+/// §14.2): `200` with the whole log. So is any `Range` sent with an
+/// `If-Range` that is not this log's tag (§13.1.5; `validators.rs`).
 #[test]
 fn ignored_range_headers_get_the_whole_log() {
     let d = Daemon::start();

@@ -18,7 +18,7 @@
 //!   grows (§2.2), waiting for byte `a` if it does not exist yet.
 
 use http::HeaderMap;
-use http::header::{IF_RANGE, RANGE};
+use http::header::RANGE;
 use http_range_header::{EndPosition, RangeUnsatisfiableError, StartPosition};
 
 use crate::store::{Phase, Progress};
@@ -47,15 +47,12 @@ pub enum ByteRangeSpec {
 
 /// The range a request's headers ask for, or `None` for the whole log.
 ///
-/// RFC 9110 §13.1.5: `If-Range` holds a validator; livelog issues none (a
-/// live log has no stable ETag), so no `If-Range` can match and the `Range`
-/// is ignored. Two `Range` fields are one list of ranges (RFC 9110 §5.3): a
-/// multi-range request, which livelog ignores like any other. Otherwise the
-/// one field is [`parse`]d.
+/// Whether an `If-Range` lets it be honoured is the caller's to decide
+/// first (`http::conditional::range_allowed`, RFC 9110 §13.1.5). Two
+/// `Range` fields are one list of ranges (RFC 9110 §5.3): a multi-range
+/// request, which livelog ignores like any other. Otherwise the one field
+/// is [`parse`]d.
 pub fn requested(headers: &HeaderMap) -> Option<ByteRangeSpec> {
-    if headers.contains_key(IF_RANGE) {
-        return None;
-    }
     let mut fields = headers.get_all(RANGE).iter();
     match (fields.next(), fields.next()) {
         (Some(value), None) => value.to_str().ok().and_then(parse),

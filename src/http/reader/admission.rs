@@ -14,6 +14,10 @@
 //!   reader slot. Its table holds only addresses with a reader connected,
 //!   so it is bounded by the reader cap.
 //!
+//! Both count a request under the address `http/client.rs` gives it for
+//! the limits; a request with none (a forwarder on this host that names no
+//! client, a trusted proxy that names nobody) is counted by neither.
+//!
 //! An IPv6 client is counted by its /64 network: one host gets a whole /64
 //! and could otherwise try from 2^64 addresses.
 //!

@@ -6,14 +6,19 @@
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 
+use crate::http::conditional::EntityTag;
 use crate::http::ranges::{self, Selection};
 use crate::http::{ResponseBody, empty, plain};
 use crate::store::{Phase, Progress};
 
 /// Headers a browser's `fetch()` may read from a cross-origin response
 /// (the fetch standard's CORS-safelisted response headers exclude these).
-const EXPOSE_HEADERS: &str =
-    "Content-Length, Content-Range, Accept-Ranges, Livelog-State, Retry-After";
+const EXPOSE_HEADERS: &str = "Content-Length, Content-Range, Accept-Ranges, ETag, Livelog-State, Retry-After, WWW-Authenticate";
+
+/// The request headers that choose between the log's representations
+/// (RFC 9110 §12.5.5): `Accept` (an event stream or the text) and
+/// `Accept-Encoding` (the coding). A shared cache keys on them.
+pub(super) const VARY_LOG: &str = "Accept, Accept-Encoding";
 
 /// Tells nginx (and the proxies and CDNs that honour it) not to buffer a
 /// response: a live log must reach its reader line by line.
@@ -88,7 +93,7 @@ pub(super) fn log_response(body: ResponseBody, span: &Span) -> Response<Response
     let mut resp = Response::new(body);
     *resp.status_mut() = span.status;
     insert(&mut resp, header::CONTENT_TYPE, "text/plain; charset=utf-8");
-    insert(&mut resp, header::VARY, "Accept-Encoding");
+    insert(&mut resp, header::VARY, VARY_LOG);
     // A live log changes under any cache; a complete one is still
     // private to whoever holds the token.
     insert(&mut resp, header::CACHE_CONTROL, "no-store");
@@ -102,6 +107,29 @@ pub(super) fn log_response(body: ResponseBody, span: &Span) -> Response<Response
         insert(&mut resp, header::CONTENT_RANGE, range);
     }
     with_cors(resp)
+}
+
+/// `304 Not Modified` for the representation tagged `etag`: the headers a
+/// `200` would have had that a cache needs (RFC 9110 §15.4.5), no body.
+pub(super) fn not_modified(etag: &EntityTag) -> Response<ResponseBody> {
+    let mut resp = Response::new(empty());
+    *resp.status_mut() = StatusCode::NOT_MODIFIED;
+    insert(&mut resp, header::ETAG, etag.as_str());
+    insert(&mut resp, header::VARY, VARY_LOG);
+    insert(&mut resp, header::CACHE_CONTROL, "no-store");
+    with_cors(resp)
+}
+
+/// `412 Precondition Failed`: `If-Match` named another log (RFC 9110
+/// §13.1.1, §15.5.13).
+pub(super) fn precondition_failed(etag: &EntityTag) -> Response<ResponseBody> {
+    let reason = format!(
+        "precondition failed: If-Match does not name this log, which is {}\n",
+        etag.as_str()
+    );
+    let mut resp = with_cors(plain(StatusCode::PRECONDITION_FAILED, &reason));
+    insert(&mut resp, header::ETAG, etag.as_str());
+    resp
 }
 
 /// `416` with the log's current length (RFC 9110 §15.5.17).
@@ -129,7 +157,7 @@ pub(super) fn preflight() -> Response<ResponseBody> {
     insert(
         &mut resp,
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        "Range, If-Range, Last-Event-ID",
+        "Range, If-Range, If-Match, If-None-Match, Last-Event-ID, Authorization",
     );
     insert(&mut resp, header::ACCESS_CONTROL_MAX_AGE, "86400");
     resp

@@ -8,10 +8,14 @@ use http::header;
 use http::{Method, Response, StatusCode};
 
 use super::body::{Reader, stream_body};
-use super::head::{Span, X_ACCEL_BUFFERING, insert, log_response, unsatisfiable, with_cors};
+use super::head::{
+    Span, VARY_LOG, X_ACCEL_BUFFERING, insert, log_response, not_modified, precondition_failed,
+    unsatisfiable, with_cors,
+};
 use super::lines;
 use super::slots::Refused;
 use super::{Ask, LIVELOG_STATE, ReadHandler};
+use crate::http::conditional::{self, EntityTag, Precondition};
 use crate::http::encoding;
 use crate::http::query::{LineView, Query};
 use crate::http::ranges;
@@ -82,6 +86,7 @@ impl ReadHandler {
         let mut resp = Response::new(body);
         insert(&mut resp, header::CONTENT_TYPE, sse::EVENT_STREAM);
         insert(&mut resp, header::CACHE_CONTROL, "no-store");
+        insert(&mut resp, header::VARY, VARY_LOG);
         insert(&mut resp, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
         // Proxies pass each event on at once (nginx buffers otherwise).
         insert(&mut resp, X_ACCEL_BUFFERING, "no");
@@ -121,10 +126,17 @@ impl ReadHandler {
         log_response(body, &Span::streamed())
     }
 
-    /// The log's own bytes: all of it, or the range asked for.
+    /// The log's own bytes: all of it, or the range asked for, after the
+    /// request's preconditions (`conditional.rs`).
     fn read_identity<B>(&self, ask: &Ask<'_, B>, progress: Progress) -> Response<ResponseBody> {
         let req = ask.req;
-        let range = ranges::requested(req.headers());
+        let etag = EntityTag::of_log(&self.log_id, None);
+        if let Some(answered) = preconditions(req.headers(), &etag) {
+            return answered;
+        }
+        let range = conditional::range_allowed(req.headers(), &etag)
+            .then(|| ranges::requested(req.headers()))
+            .flatten();
         let span = match Span::of(ranges::select(range, progress)) {
             Ok(span) => span,
             Err(current_length) => return unsatisfiable(current_length),
@@ -145,6 +157,7 @@ impl ReadHandler {
         };
         let mut resp = log_response(body, &span);
         insert(&mut resp, header::ACCEPT_RANGES, "bytes");
+        insert(&mut resp, header::ETAG, etag.as_str());
         resp
     }
 
@@ -155,6 +168,10 @@ impl ReadHandler {
     /// No `Accept-Ranges`: ranges count the log's own bytes, not these (as
     /// nginx drops it from what it compresses).
     fn read_encoded<B>(&self, ask: &Ask<'_, B>, codec: Codec) -> Response<ResponseBody> {
+        let etag = EntityTag::of_log(&self.log_id, Some(codec.name()));
+        if let Some(answered) = preconditions(ask.req.headers(), &etag) {
+            return answered;
+        }
         let body = if ask.req.method() == Method::HEAD {
             empty()
         } else {
@@ -167,6 +184,7 @@ impl ReadHandler {
         let store = self.encodings.store(codec);
         let mut resp = log_response(body, &Span::whole(store.progress()));
         insert(&mut resp, header::CONTENT_ENCODING, codec.name());
+        insert(&mut resp, header::ETAG, etag.as_str());
         resp
     }
 
@@ -187,5 +205,15 @@ impl ReadHandler {
             _admitted: admitted,
             metrics: Arc::clone(&self.metrics),
         }))
+    }
+}
+
+/// The answer the preconditions give a request for the representation
+/// tagged `etag` (`304`, `412`), or `None` to answer it in full.
+fn preconditions(headers: &http::HeaderMap, etag: &EntityTag) -> Option<Response<ResponseBody>> {
+    match conditional::evaluate(headers, etag) {
+        Precondition::Proceed => None,
+        Precondition::NotModified => Some(not_modified(etag)),
+        Precondition::Failed => Some(precondition_failed(etag)),
     }
 }

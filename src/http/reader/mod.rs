@@ -23,7 +23,7 @@
 //!
 //! `/view/<ACCESS_TOKEN>` gets the viewer page (`viewer.rs`).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,7 +50,7 @@ use slots::{Slots, retry_later};
 
 use crate::config::{Config, Port};
 use crate::http::access_log::{LoggedResponse, logged};
-use crate::http::client::TrustedProxies;
+use crate::http::client::{Client, TrustedProxies};
 use crate::http::route::{Part, Route};
 use crate::http::viewer::Viewer;
 use crate::http::{ResponseBody, plain};
@@ -81,6 +81,10 @@ pub struct ReadHandler {
     viewer: Viewer,
     /// The line index and outline (`None`: `LIVELOG_LINE_INDEX=off`).
     index: Option<LogIndex>,
+    /// What names this log in its entity tags (`conditional.rs`): drawn at
+    /// random when livelog starts, so no other log, before or after a
+    /// restart, has it.
+    log_id: String,
 }
 
 /// Which of the token-guarded resources a request is for.
@@ -94,16 +98,71 @@ enum What {
     Part(Part),
 }
 
+/// Where a request's token came from.
+#[derive(Clone, Copy, Debug)]
+enum Token<'a> {
+    /// The path's segment, still percent-encoded (the Go livelog's form).
+    Path(&'a str),
+    /// `Authorization: Bearer <token>`, which keeps it out of URLs, proxy
+    /// access logs and browser history.
+    Bearer(&'a str),
+}
+
+/// The token of an `Authorization: Bearer <token>` field (RFC 6750 §2.1;
+/// the scheme is case-insensitive, RFC 9110 §11.1), if there is one.
+fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// `401` with the challenge RFC 9110 §15.5.2 requires: `Bearer` (RFC 6750
+/// §3), so a client knows it may present the token in `Authorization`;
+/// `error="invalid_token"` when one was presented.
+fn unauthorized(token: Token<'_>) -> Response<ResponseBody> {
+    let presented = match token {
+        Token::Path(raw) => !raw.is_empty(),
+        Token::Bearer(_) => true,
+    };
+    let challenge = if presented {
+        "Bearer realm=\"livelog\", error=\"invalid_token\""
+    } else {
+        "Bearer realm=\"livelog\""
+    };
+    let mut resp = with_cors(plain(StatusCode::UNAUTHORIZED, "Access denied\n"));
+    insert(&mut resp, header::WWW_AUTHENTICATE, challenge);
+    resp
+}
+
+/// A new log id: 128 random bits, URL-safe base64 (22 characters). If the
+/// system's random source fails, the clock and the process id stand in:
+/// still different from any earlier run's.
+fn new_log_id() -> String {
+    use base64::Engine;
+    use ring::rand::SecureRandom;
+    let mut bits = [0u8; 16];
+    if ring::rand::SystemRandom::new().fill(&mut bits).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bits = (nanos ^ (u128::from(std::process::id()) << 96)).to_le_bytes();
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bits)
+}
+
 /// `404` for what needs the line index when `LIVELOG_LINE_INDEX=off`.
 fn index_off() -> Response<ResponseBody> {
     let reason = "not found: this needs the line index, which is off (LIVELOG_LINE_INDEX=off)\n";
     with_cors(plain(StatusCode::NOT_FOUND, reason))
 }
 
-/// One request, and the address of the client that sent it.
+/// One request, and who sent it.
 pub(crate) struct Ask<'a, B> {
     req: &'a Request<B>,
-    client: IpAddr,
+    client: Client,
 }
 
 impl ReadHandler {
@@ -132,6 +191,7 @@ impl ReadHandler {
             failures: TokenFailures::new(config.max_token_failures),
             viewer: Viewer::new(),
             index,
+            log_id: new_log_id(),
         }
     }
 
@@ -148,7 +208,7 @@ impl ReadHandler {
         let started = Instant::now();
         let ask = Ask {
             req,
-            client: self.proxies.client(peer, req.headers()),
+            client: self.proxies.identify(peer, req.headers()),
         };
         let resp = self.handle(&ask);
         let line = (req.method().clone(), req.uri().path());
@@ -157,10 +217,17 @@ impl ReadHandler {
 
     fn handle<B>(&self, ask: &Ask<'_, B>) -> Response<ResponseBody> {
         let req = ask.req;
-        let (token, what) = match Route::of(req.uri().path()) {
-            Route::View(token) => (token.unwrap_or(""), What::View),
-            Route::Log(token) => (token.unwrap_or(""), What::Log),
-            Route::LogPart(token, part) => (token, What::Part(part)),
+        let bearer = bearer_token(req.headers());
+        let (token, what) = match (Route::of(req.uri().path()), bearer) {
+            // The token in `Authorization: Bearer` (RFC 6750 §2.1): the
+            // path leaves it out.
+            (Route::Log(None), Some(t)) => (Token::Bearer(t), What::Log),
+            (Route::Log(Some("outline")), Some(t)) => (Token::Bearer(t), What::Part(Part::Outline)),
+            (Route::Log(Some("search")), Some(t)) => (Token::Bearer(t), What::Part(Part::Search)),
+            (Route::View(None), Some(t)) => (Token::Bearer(t), What::View),
+            (Route::View(token), _) => (Token::Path(token.unwrap_or("")), What::View),
+            (Route::Log(token), _) => (Token::Path(token.unwrap_or("")), What::Log),
+            (Route::LogPart(token, part), _) => (Token::Path(token), What::Part(part)),
             _ => {
                 return with_cors(plain(
                     StatusCode::NOT_FOUND,
@@ -184,23 +251,39 @@ impl ReadHandler {
             insert(&mut resp, header::ALLOW, "GET, HEAD, OPTIONS");
             return with_cors(resp);
         }
-        if let Some(left) = self.failures.limited(ask.client) {
+        // Only a client told apart from others is limited (`client.rs`): a
+        // forwarder on this host stands for every reader behind it.
+        let limit_key = ask.client.limit_key;
+        if let Some(left) = limit_key.and_then(|key| self.failures.limited(key)) {
             return self.guessing(left);
         }
-        if !self.token_matches(token) {
+        let matches = match token {
+            Token::Path(raw) => self.token_matches(raw),
+            Token::Bearer(sent) => bool::from(sent.as_bytes().ct_eq(self.token.as_bytes())),
+        };
+        if !matches {
             self.metrics.tokens_refused.inc();
-            if let Some(left) = self.failures.failed(ask.client) {
+            if let Some(left) = limit_key.and_then(|key| self.failures.failed(key)) {
                 return self.guessing(left);
             }
-            return with_cors(plain(StatusCode::UNAUTHORIZED, "Access denied\n"));
+            return unauthorized(token);
         }
-        match what {
+        let mut resp = match what {
             // No reader slot: the page takes one when it opens its stream.
             What::View => self.viewer.respond(method),
             What::Log => self.read(ask),
             What::Part(Part::Outline) => self.outline(ask),
             What::Part(Part::Search) => self.search(ask),
+        };
+        if matches!(token, Token::Bearer(_)) {
+            // The same path answers otherwise without the header.
+            let vary = match resp.headers().get(header::VARY).map(|v| v.to_str()) {
+                Some(Ok(listed)) => format!("{listed}, Authorization"),
+                _ => "Authorization".to_owned(),
+            };
+            insert(&mut resp, header::VARY, &vary);
         }
+        resp
     }
 
     /// Compares the path's token with `ACCESS_TOKEN` in constant time, after

@@ -65,6 +65,7 @@ impl ReadHandler {
             let mut resp = Response::new(body);
             insert(&mut resp, header::CONTENT_TYPE, sse::EVENT_STREAM);
             insert(&mut resp, header::CACHE_CONTROL, "no-store");
+            insert(&mut resp, header::VARY, "Accept");
             insert(&mut resp, X_ACCEL_BUFFERING, "no");
             return with_cors(resp);
         }
@@ -81,6 +82,7 @@ impl ReadHandler {
         *resp.status_mut() = StatusCode::OK;
         insert(&mut resp, header::CONTENT_TYPE, "application/json");
         insert(&mut resp, header::CACHE_CONTROL, "no-store");
+        insert(&mut resp, header::VARY, "Accept");
         insert(&mut resp, header::CONTENT_LENGTH, &len.to_string());
         with_cors(resp)
     }

@@ -3,7 +3,6 @@
 //! `LIVELOG_MAX_READERS_PER_ADDRESS` (`admission.rs`) for as long as its
 //! response streams, and counts in the readers gauge meanwhile.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use http::{Response, StatusCode, Version, header};
@@ -11,6 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::admission::{AddressReaders, AddressSlot};
 use super::head::{insert, with_cors};
+use crate::http::client::Client;
 use crate::http::{ResponseBody, plain};
 use crate::metrics::{LimitLabels, Metrics, ReaderGauge, ReaderLabels};
 
@@ -39,7 +39,8 @@ pub(super) enum Refused {
 /// slot, its address's, and its place in the readers gauge.
 pub(super) struct Admitted {
     _slot: OwnedSemaphorePermit,
-    _address: AddressSlot,
+    /// `None` for a client no per-address limit applies to.
+    _address: Option<AddressSlot>,
     _counted: ReaderGauge,
 }
 
@@ -61,7 +62,7 @@ impl Slots {
     /// Why there is none ([`Slots::refuse`] answers it).
     pub(super) fn take(
         &self,
-        client: IpAddr,
+        client: Client,
         version: Version,
         kind: &'static str,
     ) -> Result<Admitted, Refused> {
@@ -69,8 +70,9 @@ impl Slots {
         let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
             return Err(Refused::Busy);
         };
-        let Some(address) = self.per_address.take(client) else {
-            return Err(Refused::Address);
+        let address = match client.limit_key {
+            Some(key) => Some(self.per_address.take(key).ok_or(Refused::Address)?),
+            None => None,
         };
         let labels = ReaderLabels {
             protocol: if version == Version::HTTP_2 {
