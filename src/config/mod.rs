@@ -208,6 +208,10 @@ pub struct Config {
     /// Build the line index and outline as the log is stored
     /// (`LIVELOG_LINE_INDEX`).
     pub line_index: bool,
+    /// How long a shared cache may keep the log read from its start
+    /// (`LIVELOG_SHARED_CACHE_SECS`; `None`: every answer is `no-store`
+    /// for every cache, as the Go livelog's were never cached).
+    pub shared_cache: Option<Duration>,
 }
 
 impl Config {
@@ -247,6 +251,7 @@ impl Config {
             max_token_failures: 0,
             max_readers_per_address: None,
             line_index: false,
+            shared_cache: None,
         };
         for setting in SETTINGS {
             if let Default::Value(value) = setting.default {

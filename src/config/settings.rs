@@ -279,6 +279,16 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        name: "LIVELOG_SHARED_CACHE_SECS",
+        default: Default::Unset(Some("off")),
+        help: "seconds a shared cache (Varnish, a CDN) may keep the log read from its start, streaming it to many readers from one fetch (Surrogate-Control); browsers are still told not to store it",
+        exit_codes: ExitCodes::GENERAL,
+        read: |s, v, c| {
+            c.shared_cache = non_empty(v).map(|v| seconds(s, v)).transpose()?;
+            Ok(())
+        },
+    },
+    Setting {
         name: "LIVELOG_LINE_INDEX",
         default: Default::Value(Value::Text("on")),
         help: "on or off: index line starts, sections and error lines as the log is stored (?tail, ?lines, ?timestamps, /outline)",

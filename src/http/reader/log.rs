@@ -22,6 +22,11 @@ use crate::http::ranges;
 use crate::http::{ResponseBody, empty, plain, sse};
 use crate::store::{Codec, Cursor, Phase, Progress};
 
+/// `Surrogate-Control` (W3C Edge Architecture Specification 1.0 §3): cache
+/// directives for a surrogate (a reverse proxy cache such as Varnish, or a
+/// CDN), which removes it before passing the response on.
+const SURROGATE_CONTROL: header::HeaderName = header::HeaderName::from_static("surrogate-control");
+
 impl ReadHandler {
     /// The log (or the range asked for, or its event stream), with the log's
     /// state as of now.
@@ -155,9 +160,19 @@ impl ReadHandler {
                 Err(refused) => return self.slots.refuse(refused),
             }
         };
+        let whole = span.start == 0 && span.end.is_none();
         let mut resp = log_response(body, &span);
         insert(&mut resp, header::ACCEPT_RANGES, "bytes");
         insert(&mut resp, header::ETAG, etag.as_str());
+        if let (Some(ttl), true) = (self.shared_cache, whole) {
+            // For the shared cache in front (Varnish, a CDN) alone: one
+            // fetch of the log from its start, streamed to every reader
+            // while it grows (W3C Edge Architecture 1.0, Surrogate-Control;
+            // `deploy/varnish/livelog.vcl` honours it). `Cache-Control:
+            // no-store` stays, for browsers and every other cache.
+            let value = format!("max-age={}", ttl.as_secs());
+            insert(&mut resp, SURROGATE_CONTROL, &value);
+        }
         resp
     }
 

@@ -85,6 +85,9 @@ pub struct ReadHandler {
     /// random when livelog starts, so no other log, before or after a
     /// restart, has it.
     log_id: String,
+    /// `LIVELOG_SHARED_CACHE_SECS`: how long a shared cache may keep the
+    /// log read from its start (`log.rs`).
+    shared_cache: Option<Duration>,
 }
 
 /// Which of the token-guarded resources a request is for.
@@ -192,6 +195,7 @@ impl ReadHandler {
             viewer: Viewer::new(),
             index,
             log_id: new_log_id(),
+            shared_cache: config.shared_cache,
         }
     }
 
