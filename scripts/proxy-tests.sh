@@ -28,6 +28,10 @@ fi
 echo "nginx: $(nginx -v 2>&1)"
 echo "varnish: $(varnishd -V 2>&1 | head -n 1)"
 
+# The shared-cache tests hold 1,000 readers open at once: a socket each in
+# the test and in varnishd (which inherits this limit).
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
 started=$(date +%s)
 cargo test --test process -- --ignored proxies:: "$@"
 echo "proxy tests: $(( $(date +%s) - started ))s (build included)"
