@@ -339,23 +339,26 @@ impl Setting {
         (self.read)(self, value, config)
     }
 
-    /// Its line in `--help`: the name, the help text and the default.
-    pub fn help_line(&self) -> String {
+    /// Its line in `--help`: the name, padded to `width` characters, the
+    /// help text and the default.
+    pub fn help_line(&self, width: usize) -> String {
         let default = match self.default {
             Default::Required => " (required)".to_owned(),
             Default::Value(v) => format!(" (default {v})"),
             Default::Unset(Some(what)) => format!(" (default: {what})"),
             Default::Unset(None) => String::new(),
         };
-        format!("  {:<29} {}{default}\n", self.name, self.help)
+        format!("  {:<width$} {}{default}\n", self.name, self.help)
     }
 }
 
 /// The `--help` text after the usage: every setting, then the exit codes.
 pub fn help() -> String {
     let mut s = String::from("Environment:\n");
+    // Every help text starts in one column, just past the longest name.
+    let width = SETTINGS.iter().map(|s| s.name.len()).max().unwrap_or(0);
     for setting in SETTINGS {
-        s.push_str(&setting.help_line());
+        s.push_str(&setting.help_line(width));
     }
     s.push_str(
         "\nExit codes: 0 after SIGTERM/SIGINT (Windows: Ctrl-C, Ctrl-Break, console close);\n",
