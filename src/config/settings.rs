@@ -1,86 +1,19 @@
 //! The settings table: one [`Setting`] per environment variable, holding
 //! its name, its default, its parser and its help text. Reading the
 //! environment, `livelog --help`, the exit codes of bad values and the
-//! default [`Config`] all come from this table, so a setting is written
-//! down once.
-
-use std::fmt::Write as _;
+//! default [`Config`](super::Config) all come from this table, so a setting
+//! is written down once.
 
 use super::parse::{
-    ConfigError, host, log_format, networks, non_empty, number, port, seconds, switch, tls_cert,
-    tls_key,
+    host, log_format, networks, non_empty, number, port, seconds, switch, tls_cert, tls_key,
 };
+use super::setting::{Default, ExitCodes, Setting, Value};
 use super::{
-    AccessToken, Config, DEFAULT_GET_PORT, DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_HEARTBEAT_SECS,
+    AccessToken, DEFAULT_GET_PORT, DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_HEARTBEAT_SECS,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_READERS, DEFAULT_MAX_TOKEN_FAILURES,
     DEFAULT_PROGRESS_SECS, DEFAULT_PUT_PORT, DEFAULT_RING_BYTES, DEFAULT_STALL_TIMEOUT_SECS,
     MAX_CONNECTIONS_LIMIT, MAX_READERS_LIMIT,
 };
-
-/// One environment variable livelog reads.
-pub struct Setting {
-    /// The variable's name, as the environment spells it (matched ignoring
-    /// ASCII case).
-    pub name: &'static str,
-    /// What an unset variable means.
-    pub default: Default,
-    /// One line for `--help`, without the default (which `--help` adds).
-    pub help: &'static str,
-    /// The exit codes of a bad value: the Go livelog's own for its ports,
-    /// else [`ExitCodes::GENERAL`].
-    pub exit_codes: ExitCodes,
-    /// Reads a value that is present (possibly empty) into `config`.
-    read: fn(&Setting, &str, &mut Config) -> Result<(), ConfigError>,
-}
-
-/// What an unset variable means.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Default {
-    /// It must be set.
-    Required,
-    /// This value, parsed as if it had been given: the default [`Config`]
-    /// is built by reading each of these.
-    Value(Value),
-    /// Off, or absent; the text says what that means (`None`: nothing to
-    /// say).
-    Unset(Option<&'static str>),
-}
-
-/// A default value, in the form a user would write it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Value {
-    /// A whole number (a port, bytes, seconds, a count).
-    Number(u64),
-    /// A word.
-    Text(&'static str),
-}
-
-impl std::fmt::Display for Value {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Value::Number(n) => write!(f, "{n}"),
-            Value::Text(t) => f.write_str(t),
-        }
-    }
-}
-
-/// Process exit codes for a bad value of a setting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ExitCodes {
-    /// The value is not what the setting takes (a port that is not a
-    /// number), or not valid Unicode.
-    pub invalid: u8,
-    /// The value is of the right kind but out of range (a port past 65535).
-    pub out_of_range: u8,
-}
-
-impl ExitCodes {
-    /// Exit code 1, for every setting but the ports.
-    pub const GENERAL: ExitCodes = ExitCodes {
-        invalid: 1,
-        out_of_range: 1,
-    };
-}
 
 /// Every setting livelog reads, in the order `--help` lists them.
 pub static SETTINGS: &[Setting] = &[
@@ -323,57 +256,3 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
 ];
-
-impl Setting {
-    /// The setting named `name`, ignoring ASCII case (as the environment
-    /// was read before: `access_token` sets `ACCESS_TOKEN`).
-    pub fn named(name: &str) -> Option<&'static Setting> {
-        SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
-    }
-
-    /// Reads `value`, given for this setting, into `config`.
-    ///
-    /// # Errors
-    /// [`ConfigError`] naming the setting, with its exit code.
-    pub fn read(&self, value: &str, config: &mut Config) -> Result<(), ConfigError> {
-        (self.read)(self, value, config)
-    }
-
-    /// Its line in `--help`: the name, padded to `width` characters, the
-    /// help text and the default.
-    pub fn help_line(&self, width: usize) -> String {
-        let default = match self.default {
-            Default::Required => " (required)".to_owned(),
-            Default::Value(v) => format!(" (default {v})"),
-            Default::Unset(Some(what)) => format!(" (default: {what})"),
-            Default::Unset(None) => String::new(),
-        };
-        format!("  {:<width$} {}{default}\n", self.name, self.help)
-    }
-}
-
-/// The `--help` text after the usage: every setting, then the exit codes.
-pub fn help() -> String {
-    let mut s = String::from("Environment:\n");
-    // Every help text starts in one column, just past the longest name.
-    let width = SETTINGS.iter().map(|s| s.name.len()).max().unwrap_or(0);
-    for setting in SETTINGS {
-        s.push_str(&setting.help_line(width));
-    }
-    s.push_str(
-        "\nExit codes: 0 after SIGTERM/SIGINT (Windows: Ctrl-C, Ctrl-Break, console close);\n",
-    );
-    for setting in SETTINGS
-        .iter()
-        .filter(|s| s.exit_codes != ExitCodes::GENERAL)
-    {
-        let codes = setting.exit_codes;
-        let _ = writeln!(
-            s,
-            "{}/{} {} not a number/out of range;",
-            codes.invalid, codes.out_of_range, setting.name
-        );
-    }
-    s.push_str("2 an unknown argument;\n1 any other startup error (the message names it).\n");
-    s
-}

@@ -1,5 +1,7 @@
 //! Tests of reading the environment into a `Config`.
 
+use std::ffi::OsString;
+
 use super::*;
 use proptest::prelude::*;
 
