@@ -1,5 +1,8 @@
-//! Reading the environment into a [`Config`]: the variables as the
-//! operating system gives them, each of livelog's read by its [`Setting`].
+//! Reading the environment into a [`Config`]. The variables come as the
+//! operating system gives them: one of livelog's that is not Unicode is an
+//! error naming it, anyone else's is ignored. envy reads livelog's own
+//! into [`Env`], the serde struct [`SETTINGS`] declares, and each
+//! [`Setting`] parses its text into the [`Config`].
 
 use std::ffi::OsString;
 
@@ -7,7 +10,7 @@ use super::Config;
 use super::error::ConfigError;
 use super::parse::check_tls_pair;
 use super::setting::Setting;
-use super::settings::SETTINGS;
+use super::settings::{Env, SETTINGS};
 
 impl Config {
     /// Reads the process environment.
@@ -62,21 +65,28 @@ impl Config {
         K: Into<String>,
         V: Into<String>,
     {
-        let mut given: Vec<Option<String>> = vec![None; SETTINGS.len()];
+        // livelog's own variables, each spelled as its setting is: envy
+        // matches names by their Unicode lower case, which would take
+        // `ACCESS_TO\u{212A}EN` (a Kelvin sign) for `ACCESS_TOKEN`, and
+        // a variable given in two spellings is an error of its own.
+        let mut seen = vec![false; SETTINGS.len()];
+        let mut own = Vec::new();
         for (name, value) in pairs {
-            let name = name.into();
-            let Some((index, _)) = setting_named(&name) else {
+            let Some((index, setting)) = setting_named(&name.into()) else {
                 continue;
             };
-            if given[index].replace(value.into()).is_some() {
+            if std::mem::replace(&mut seen[index], true) {
                 return Err(ConfigError::new(format!(
                     "{} is set twice (in two spellings): set it once",
-                    SETTINGS[index].name
+                    setting.name
                 )));
             }
+            own.push((setting.name.to_owned(), value.into()));
         }
+        let env: Env = envy::from_iter(own)
+            .map_err(|err| ConfigError::caused_by("the environment could not be read", err))?;
         let mut config = Config::new("");
-        for (setting, value) in SETTINGS.iter().zip(&given) {
+        for (setting, value) in SETTINGS.iter().zip(env.values()) {
             if let Some(value) = value {
                 setting.read(value, &mut config)?;
             }

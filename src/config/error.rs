@@ -1,17 +1,20 @@
-//! The one error of configuration: a line naming the variable, and the exit
-//! code livelog stops with.
+//! The one error of configuration: a line naming the variable, the exit
+//! code livelog stops with, and the cause when there is one.
 
 use std::fmt;
 
 /// A bad configuration: a one-line message naming the variable, and the
 /// process exit code to use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ConfigError {
     /// One line, naming the variable and what is wrong with it.
     pub message: String,
     /// The setting's [`ExitCodes`](super::ExitCodes) (64–67 for the ports,
     /// as in the Go livelog), else 1.
     pub exit_code: i32,
+    /// What envy said, when it could not read the environment into its
+    /// struct (the settings' own errors have no cause beyond the value).
+    source: Option<envy::Error>,
 }
 
 impl ConfigError {
@@ -25,6 +28,15 @@ impl ConfigError {
         ConfigError {
             message: message.into(),
             exit_code: i32::from(exit_code),
+            source: None,
+        }
+    }
+
+    /// An error with exit code 1 caused by `source`.
+    pub(super) fn caused_by(message: impl Into<String>, source: envy::Error) -> Self {
+        ConfigError {
+            source: Some(source),
+            ..Self::new(message)
         }
     }
 }
@@ -35,4 +47,10 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}

@@ -1,10 +1,13 @@
 //! Configuration, read once from the environment (the Go livelog's contract,
 //! plus livelog's own `LIVELOG_*` limits).
 //!
-//! Each variable is one [`Setting`] in `settings.rs` (name, default, parser,
-//! help text): reading the environment, `--help`, the exit codes and the
-//! default configuration all come from that table. Every error names its
-//! variable, and the port errors keep the Go livelog's exit codes.
+//! Each variable is declared once, in `settings.rs` (name, default, parser,
+//! help text, exit codes): `declare_settings!` (`setting.rs`) makes of the
+//! declarations the [`SETTINGS`] table, from which `--help` (`help.rs`), the
+//! exit codes and the default configuration come, and the serde struct
+//! that `envy` reads the environment into (`env.rs`); each setting's parser
+//! (`parse.rs`) then reads its text. Every error names its variable, and
+//! the port errors keep the Go livelog's exit codes.
 //!
 //! The environment is read as it is, not as text: a variable that is not
 //! valid UTF-8 (Unix) or UTF-16 (Windows) is someone else's business and

@@ -80,3 +80,50 @@ impl Setting {
         (self.read)(self, value, config)
     }
 }
+
+/// Declares every setting once, as `field = "NAME" { default: ..., help:
+/// ..., exit_codes: ..., read: ... }` (the field is the name in lower case:
+/// envy looks the variables up that way), and makes of the list:
+/// * `SETTINGS`, the [`Setting`] of each, in the order given (`--help`'s);
+/// * `Env`, the serde struct envy reads the environment into: one
+///   `Option<String>` per setting, the variable's text if it is set (empty
+///   or not), which the setting's `read` then parses;
+/// * `Env::values`, those texts in the order of `SETTINGS`.
+///
+/// `Env` holds the access token's text, so it has no `Debug`.
+macro_rules! declare_settings {
+    ($(
+        $field:ident = $name:literal {
+            default: $default:expr,
+            help: $help:expr,
+            exit_codes: $exit_codes:expr,
+            read: $read:expr $(,)?
+        }
+    )*) => {
+        /// Every setting livelog reads, in the order `--help` lists them.
+        pub static SETTINGS: &[Setting] = &[$(
+            Setting {
+                name: $name,
+                default: $default,
+                help: $help,
+                exit_codes: $exit_codes,
+                read: $read,
+            },
+        )*];
+
+        /// The text of each of livelog's variables that is set, as envy
+        /// reads it from the environment: one field per [`SETTINGS`] entry.
+        #[derive(serde::Deserialize)]
+        pub(super) struct Env {
+            $($field: Option<String>,)*
+        }
+
+        impl Env {
+            /// Each setting's text (`None`: unset), in [`SETTINGS`]' order.
+            pub(super) fn values(&self) -> Vec<Option<&str>> {
+                vec![$(self.$field.as_deref()),*]
+            }
+        }
+    };
+}
+pub(super) use declare_settings;
