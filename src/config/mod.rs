@@ -1,28 +1,36 @@
 //! Configuration, read once from the environment (the Go livelog's contract,
 //! plus livelog's own `LIVELOG_*` limits).
 //!
-//! Each variable is one [`Setting`] in `settings.rs` (name, default, parser,
-//! help text): reading the environment, `--help`, the exit codes and the
-//! default configuration all come from that table. Every error names its
-//! variable, and the port errors keep the Go livelog's exit codes.
+//! Each variable is declared once, in `settings.rs` (name, default, parser,
+//! help text, exit codes): `declare_settings!` (`setting.rs`) makes of the
+//! declarations the [`SETTINGS`] table, from which `--help` (`help.rs`), the
+//! exit codes and the default configuration come, and the serde struct
+//! that `envy` reads the environment into (`env.rs`); each setting's parser
+//! (`parse.rs`) then reads its text. Every error names its variable, and
+//! the port errors keep the Go livelog's exit codes.
 //!
 //! The environment is read as it is, not as text: a variable that is not
 //! valid UTF-8 (Unix) or UTF-16 (Windows) is someone else's business and
 //! ignored, unless it is one of livelog's own, which is then an error naming
 //! it. Nothing in the environment can make livelog panic.
 
-use std::ffi::OsString;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod env;
+mod error;
+mod help;
 mod parse;
+mod setting;
 mod settings;
 
+pub use error::ConfigError;
+pub use help::help;
 pub use ipnet::IpNet;
-pub use parse::ConfigError;
-pub use settings::{Default, ExitCodes, SETTINGS, Setting, Value, help};
+pub use setting::{Default, ExitCodes, Setting, Value};
+pub use settings::SETTINGS;
 
 /// Default upload (PUT) port, as in the Go livelog.
 pub const DEFAULT_PUT_PORT: u16 = 60022;
@@ -261,89 +269,6 @@ impl Config {
             }
         }
         config
-    }
-
-    /// Reads the process environment.
-    ///
-    /// # Errors
-    /// [`ConfigError`] naming the first bad variable.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_os_pairs(std::env::vars_os())
-    }
-
-    /// Reads `(name, value)` pairs as the operating system gives them (for
-    /// tests): a pair that is not Unicode is skipped, unless the name is one
-    /// of livelog's own [`SETTINGS`], which is an error.
-    ///
-    /// # Errors
-    /// [`ConfigError`] naming the first bad variable.
-    pub fn from_os_pairs<I>(pairs: I) -> Result<Self, ConfigError>
-    where
-        I: IntoIterator<Item = (OsString, OsString)>,
-    {
-        let mut text = Vec::new();
-        for (name, value) in pairs {
-            match (name.into_string(), value.into_string()) {
-                (Ok(name), Ok(value)) => text.push((name, value)),
-                (Ok(name), Err(_)) => {
-                    if let Some(setting) = Setting::named(&name) {
-                        return Err(ConfigError {
-                            message: format!(
-                                "{name} is not valid Unicode text: livelog reads its variables as text"
-                            ),
-                            exit_code: i32::from(setting.exit_codes.invalid),
-                        });
-                    }
-                }
-                // Not livelog's: another program's business.
-                _ => {}
-            }
-        }
-        Self::from_pairs(text)
-    }
-
-    /// Reads `(name, value)` pairs as if they were the environment (for
-    /// tests). Names match [`SETTINGS`] ignoring ASCII case; others are
-    /// ignored.
-    ///
-    /// # Errors
-    /// [`ConfigError`] naming the first bad variable, a variable given twice
-    /// (in two spellings), or `ACCESS_TOKEN` missing.
-    pub fn from_pairs<I, K, V>(pairs: I) -> Result<Self, ConfigError>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<String>,
-    {
-        let mut given: Vec<Option<String>> = vec![None; SETTINGS.len()];
-        for (name, value) in pairs {
-            let name = name.into();
-            let Some(index) = SETTINGS
-                .iter()
-                .position(|s| s.name.eq_ignore_ascii_case(&name))
-            else {
-                continue;
-            };
-            if given[index].replace(value.into()).is_some() {
-                return Err(ConfigError::new(format!(
-                    "{} is set twice (in two spellings): set it once",
-                    SETTINGS[index].name
-                )));
-            }
-        }
-        let mut config = Config::new("");
-        for (setting, value) in SETTINGS.iter().zip(&given) {
-            if let Some(value) = value {
-                setting.read(value, &mut config)?;
-            }
-        }
-        if config.access_token.is_empty() {
-            return Err(ConfigError::new(
-                "ACCESS_TOKEN is not set: it is required (readers use /log/<ACCESS_TOKEN>)",
-            ));
-        }
-        parse::check_tls_pair(&config)?;
-        Ok(config)
     }
 }
 

@@ -7,45 +7,14 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::settings::Setting;
+use super::error::ConfigError;
+use super::setting::Setting;
 use super::{Config, IpNet, LogFormat, MAX_TIMEOUT_SECS, TlsFiles};
 
-/// A bad configuration: a one-line message naming the variable, and the
-/// process exit code to use.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// One line, naming the variable and what is wrong with it.
-    pub message: String,
-    /// The setting's [`ExitCodes`](super::settings::ExitCodes) (64–67 for
-    /// the ports, as in the Go livelog), else 1.
-    pub exit_code: i32,
+/// `NAME="value" <why>`, with `exit_code`.
+fn bad(setting: &Setting, value: &str, why: fmt::Arguments<'_>, exit_code: u8) -> ConfigError {
+    ConfigError::with_code(format!("{}={value:?} {why}", setting.name), exit_code)
 }
-
-impl ConfigError {
-    /// An error with exit code 1.
-    pub(super) fn new(message: impl Into<String>) -> Self {
-        ConfigError {
-            message: message.into(),
-            exit_code: 1,
-        }
-    }
-
-    /// `NAME="value" <why>`, with `exit_code`.
-    fn bad(setting: &Setting, value: &str, why: fmt::Arguments<'_>, exit_code: u8) -> Self {
-        ConfigError {
-            message: format!("{}={value:?} {why}", setting.name),
-            exit_code: i32::from(exit_code),
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// `value` unless it is empty: an empty variable counts as unset, as in the
 /// Go livelog, for every setting the Go livelog has.
@@ -62,11 +31,11 @@ pub(super) fn port(setting: &Setting, value: &str) -> Result<Option<u16>, Config
     let codes = setting.exit_codes;
     let n: i128 = text.trim().parse().map_err(|_| {
         let why = format_args!("is not a number: give a port in 0..=65535");
-        ConfigError::bad(setting, value, why, codes.invalid)
+        bad(setting, value, why, codes.invalid)
     })?;
     u16::try_from(n).map(Some).map_err(|_| {
         let why = format_args!("is out of range: give a port in 0..=65535");
-        ConfigError::bad(setting, value, why, codes.out_of_range)
+        bad(setting, value, why, codes.out_of_range)
     })
 }
 
@@ -82,7 +51,7 @@ pub(super) fn host(
     };
     text.trim().parse().map(Some).map_err(|_| {
         let why = format_args!("is not an IP address (e.g. {examples})");
-        ConfigError::bad(setting, value, why, setting.exit_codes.invalid)
+        bad(setting, value, why, setting.exit_codes.invalid)
     })
 }
 
@@ -99,7 +68,7 @@ pub(super) fn networks(setting: &Setting, value: &str) -> Result<Vec<IpNet>, Con
                     let why = format_args!(
                         "holds {item:?}, which is not an IP address or network (e.g. 10.0.0.0/8, ::1)"
                     );
-                    ConfigError::bad(setting, value, why, setting.exit_codes.invalid)
+                    bad(setting, value, why, setting.exit_codes.invalid)
                 })
         })
         .collect()
@@ -114,12 +83,7 @@ where
         Ok(n) if n >= min && n <= max => Ok(n),
         _ => {
             let why = format_args!("is not a whole number in {min}..={max}");
-            Err(ConfigError::bad(
-                setting,
-                value,
-                why,
-                setting.exit_codes.invalid,
-            ))
+            Err(bad(setting, value, why, setting.exit_codes.invalid))
         }
     }
 }
@@ -139,12 +103,7 @@ pub(super) fn log_format(setting: &Setting, value: &str) -> Result<Option<LogFor
         "json" => Ok(Some(LogFormat::Json)),
         _ => {
             let why = format_args!("is not a log format: give text or json");
-            Err(ConfigError::bad(
-                setting,
-                text,
-                why,
-                setting.exit_codes.invalid,
-            ))
+            Err(bad(setting, text, why, setting.exit_codes.invalid))
         }
     }
 }
@@ -160,12 +119,7 @@ pub(super) fn switch(setting: &Setting, value: &str) -> Result<Option<bool>, Con
         "off" | "false" | "0" => Ok(Some(false)),
         _ => {
             let why = format_args!("is not on or off");
-            Err(ConfigError::bad(
-                setting,
-                text,
-                why,
-                setting.exit_codes.invalid,
-            ))
+            Err(bad(setting, text, why, setting.exit_codes.invalid))
         }
     }
 }

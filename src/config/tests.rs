@@ -1,5 +1,7 @@
 //! Tests of reading the environment into a `Config`.
 
+use std::ffi::OsString;
+
 use super::*;
 use proptest::prelude::*;
 
@@ -293,3 +295,7 @@ fn defaults_parse() {
     );
     assert_eq!(c.progress_every, Duration::from_secs(DEFAULT_PROGRESS_SECS));
 }
+
+// What reading with envy could change: empty values, names, values that are
+// not Unicode.
+mod with_envy;

@@ -17,7 +17,8 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::conn::{self, ConnContext};
+use super::conn;
+use super::context::ConnContext;
 use crate::config::Port;
 use crate::http::client::canonical;
 use crate::metrics::PortLabels;

@@ -29,8 +29,8 @@ use hyper_util::server::graceful::Watcher;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
-use tokio_util::sync::CancellationToken;
 
+use super::context::ConnContext;
 use super::h1_io::{H1Io, H1State, MAX_HEAD_BYTES};
 use super::services::{H2ReadService, ReadService, UploadService};
 use super::stall::{StallExecutor, StallTimeoutStream, is_stall};
@@ -38,9 +38,7 @@ use super::tls::ALPN_H2;
 use crate::config::Port;
 use crate::error::{BoxError, Chain};
 use crate::http::access_log::log_refused_head;
-use crate::http::reader::ReadHandler;
-use crate::http::upload::UploadHandler;
-use crate::metrics::{Metrics, PortLabels};
+use crate::metrics::PortLabels;
 
 /// HTTP/2 streams one connection may have open at once.
 pub const H2_MAX_CONCURRENT_STREAMS: u32 = 64;
@@ -57,26 +55,6 @@ const PLAIN_HTTP_TO_HTTPS: &str = "Client sent an HTTP request to an HTTPS serve
 /// unread bytes does not reset the connection before the client reads it.
 const PLAIN_HTTP_LINGER: Duration = Duration::from_secs(1);
 const PLAIN_HTTP_LINGER_BYTES: usize = 64 * 1024;
-
-/// What every connection needs, shared by all of them.
-pub struct ConnContext {
-    /// Answers the upload port's requests.
-    pub upload: UploadHandler,
-    /// Answers the reader port's requests.
-    pub read: ReadHandler,
-    /// Connection counts (and the stall counter).
-    pub metrics: Arc<Metrics>,
-    /// HTTPS on the reader port, if configured.
-    pub tls: Option<TlsAcceptor>,
-    /// Deadline for a complete request head, a TLS handshake, and HTTP/2's
-    /// first request.
-    pub header_timeout: Duration,
-    /// How long a reader may accept no bytes while data waits for it.
-    pub stall_timeout: Duration,
-    /// Cancelled when livelog stops accepting: connections that have not
-    /// sent a request yet give up at once.
-    pub stopping: CancellationToken,
-}
 
 /// Serves one connection accepted on `port` until it ends, in the
 /// connection's span (`port`, `peer`, and `protocol` once known), which the

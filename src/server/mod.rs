@@ -16,6 +16,7 @@
 
 mod accept;
 mod conn;
+mod context;
 mod h1_io;
 mod limits;
 mod listen;
@@ -40,7 +41,7 @@ pub use conn::{H2_MAX_CONCURRENT_STREAMS, H2_MAX_HEADER_LIST_BYTES};
 pub use h1_io::MAX_HEAD_BYTES;
 
 use self::accept::{UPLOAD_MAX_CONNECTIONS, accept_loop};
-use self::conn::ConnContext;
+use self::context::ConnContext;
 use self::listen::Listeners;
 use self::ready::{Ready, ReadyFile};
 use crate::config::{Config, Port};

@@ -15,7 +15,7 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::Service;
 
-use super::conn::ConnContext;
+use super::context::ConnContext;
 use super::h1_io::{FlushFirst, H1State};
 use super::stall::Watched;
 use crate::http::ResponseBody;

@@ -464,3 +464,39 @@ fn dockerfile_matches_the_binary_it_ships() {
         .contains("license = \"MPL-2.0\"");
     assert!(license, "Cargo.toml's licence is not the image label's");
 }
+
+#[test]
+fn help_starts_every_variables_text_in_one_column() {
+    let (code, help, err) = run(&["--help"]);
+    assert_eq!(code, 0, "{err}");
+    let environment = help
+        .split_once("Environment:\n")
+        .map(|(_, rest)| rest)
+        .expect("--help has an Environment: section");
+    // (name, column where its help text starts), for every variable line.
+    let columns: Vec<(&str, usize)> = environment
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .map(|line| {
+            let name = line.split_whitespace().next().unwrap_or_default();
+            let after = line.find(name).unwrap_or(0) + name.len();
+            let gap = line[after..].len() - line[after..].trim_start().len();
+            assert!(gap >= 1, "no space after {name}: {line:?}");
+            (name, after + gap)
+        })
+        .collect();
+    assert!(columns.len() >= 10, "too few variables:\n{help}");
+    let (first, column) = columns[0];
+    for (name, at) in &columns {
+        assert_eq!(
+            *at, column,
+            "{name}'s help starts in column {at}, {first}'s in {column}:\n{help}"
+        );
+    }
+    let longest = columns.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    assert_eq!(
+        column,
+        2 + longest + 1,
+        "the column is not just past the longest name:\n{help}"
+    );
+}
