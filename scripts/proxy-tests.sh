@@ -22,6 +22,8 @@ missing=()
 command -v nginx >/dev/null || missing+=(nginx-light)
 { command -v varnishd >/dev/null && command -v varnishadm >/dev/null; } || missing+=(varnish)
 command -v curl >/dev/null || missing+=(curl)
+command -v socat >/dev/null || missing+=(socat)
+command -v ip >/dev/null || missing+=(iproute2)
 if [ ${#missing[@]} -gt 0 ]; then
     apt_install "${missing[@]}"
 fi

@@ -38,6 +38,7 @@ const SSE: &str = "Accept: text/event-stream";
 /// The most a line may take from its write to a reader behind a proxy.
 const LIVE_WITHIN: Duration = Duration::from_secs(1);
 
+mod clients;
 mod server;
 mod shared_cache;
 

@@ -18,6 +18,10 @@ use crate::common::{SOON, TOKEN, curl, free_port, wait_until};
 pub(super) enum Kind {
     /// nginx, [`nginx_conf`].
     Nginx,
+    /// nginx naming each client to livelog:
+    /// `proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;`
+    /// added to [`nginx_conf`] (`clients.rs`).
+    NginxForwardedFor,
     /// Varnish with [`vcl`] and [`varnish_params`].
     Varnish,
     /// Varnish with the built-in VCL alone ([`BUILTIN_VCL`]).
@@ -70,10 +74,23 @@ fn readme_block(lang: &str, containing: &str) -> String {
 /// ([`heartbeats_outlast_the_read_timeout`]).
 ///
 /// `read_timeout` sets `proxy_read_timeout` instead (seconds).
-fn nginx_conf(dir: &Path, port: u16, upstream: SocketAddr, read_timeout: Option<u32>) -> String {
+fn nginx_conf(
+    dir: &Path,
+    port: u16,
+    upstream: SocketAddr,
+    read_timeout: Option<u32>,
+    forwarded_for: bool,
+) -> String {
     let dir = dir.display();
     let mut location =
         readme_block("nginx", "proxy_pass").replace("127.0.0.1:60023", &upstream.to_string());
+    if forwarded_for {
+        let close = location.rfind('}').unwrap();
+        location.insert_str(
+            close,
+            "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n",
+        );
+    }
     if let Some(t) = read_timeout {
         let close = location.rfind('}').unwrap();
         location.insert_str(close, &format!("    proxy_read_timeout {t}s;\n"));
@@ -176,11 +193,20 @@ impl Proxy {
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let log = |name: &str| Stdio::from(File::create(dir.path().join(name)).unwrap());
         let (mut command, port) = match kind {
-            Kind::Nginx => {
+            Kind::Nginx | Kind::NginxForwardedFor => {
                 let port = free_port();
                 let conf = dir.path().join("nginx.conf");
-                std::fs::write(&conf, nginx_conf(dir.path(), port, upstream, read_timeout))
-                    .unwrap();
+                std::fs::write(
+                    &conf,
+                    nginx_conf(
+                        dir.path(),
+                        port,
+                        upstream,
+                        read_timeout,
+                        kind == Kind::NginxForwardedFor,
+                    ),
+                )
+                .unwrap();
                 let mut c = Command::new("nginx");
                 c.arg("-c")
                     .arg(&conf)
@@ -235,7 +261,7 @@ impl Proxy {
             child,
             dir,
         };
-        if kind != Kind::Nginx {
+        if !matches!(kind, Kind::Nginx | Kind::NginxForwardedFor) {
             let found = wait_until(SOON, || {
                 proxy.assert_running();
                 proxy.port = proxy.varnish_port().unwrap_or(0);
