@@ -205,6 +205,13 @@ pub struct Config {
     /// Cap on concurrent readers from one client address (`None`: a quarter
     /// of `max_readers`, at least 1).
     pub max_readers_per_address: Option<usize>,
+    /// Searches scanning the log at once (`LIVELOG_MAX_SEARCHES`; `None`:
+    /// the number of cores).
+    pub max_searches: Option<usize>,
+    /// Searches scanning at once from one client address
+    /// (`LIVELOG_MAX_SEARCHES_PER_ADDRESS`; `None`: a quarter of the
+    /// searches, at least 1).
+    pub max_searches_per_address: Option<usize>,
     /// Build the line index and outline as the log is stored
     /// (`LIVELOG_LINE_INDEX`).
     pub line_index: bool,
@@ -243,6 +250,8 @@ impl Config {
             trusted_proxies: Vec::new(),
             max_token_failures: 0,
             max_readers_per_address: None,
+            max_searches: None,
+            max_searches_per_address: None,
             line_index: false,
         };
         for setting in SETTINGS {

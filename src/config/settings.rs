@@ -279,6 +279,28 @@ pub static SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        name: "LIVELOG_MAX_SEARCHES",
+        default: Default::Unset(Some("the number of CPU cores")),
+        help: "searches scanning the log at once, on low-priority threads of their own; more get 503",
+        exit_codes: ExitCodes::GENERAL,
+        read: |s, v, c| {
+            let max = crate::http::reader::MAX_SEARCHES_LIMIT;
+            c.max_searches = Some(number(s, v, 1, max)?);
+            Ok(())
+        },
+    },
+    Setting {
+        name: "LIVELOG_MAX_SEARCHES_PER_ADDRESS",
+        default: Default::Unset(Some("a quarter of LIVELOG_MAX_SEARCHES")),
+        help: "searches scanning at once from one client address; more get 429",
+        exit_codes: ExitCodes::GENERAL,
+        read: |s, v, c| {
+            let max = crate::http::reader::MAX_SEARCHES_LIMIT;
+            c.max_searches_per_address = Some(number(s, v, 1, max)?);
+            Ok(())
+        },
+    },
+    Setting {
         name: "LIVELOG_LINE_INDEX",
         default: Default::Value(Value::Text("on")),
         help: "on or off: index line starts, sections and error lines as the log is stored (?tail, ?lines, ?timestamps, /outline)",

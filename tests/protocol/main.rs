@@ -26,4 +26,5 @@ mod outline;
 mod ranges;
 mod real_logs;
 mod search;
+mod search_limits;
 mod sse;
