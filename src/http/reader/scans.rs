@@ -7,10 +7,10 @@
 //! hundreds of milliseconds (issue 28). So:
 //!
 //! * each search scans on a small runtime of livelog's own (`livelog-scan`
-//!   threads, one per scan slot, started at the first search), at the
-//!   lowest CPU priority on Linux (nice 19, as the indexer): the runtime
-//!   threads that move live bytes and answer requests go first, and the
-//!   scans get what they leave;
+//!   threads, one a scan slot up to the number of cores, started at the
+//!   first search), at the lowest CPU priority on Linux (nice 19, as the
+//!   indexer): the runtime threads that move live bytes and answer
+//!   requests go first, and the scans get what they leave;
 //! * a search holds one of `LIVELOG_MAX_SEARCHES` scan slots (default: the
 //!   number of cores) and one of its address's
 //!   `LIVELOG_MAX_SEARCHES_PER_ADDRESS` (default a quarter of that, at least
@@ -207,12 +207,17 @@ struct ScanRuntime {
 }
 
 impl ScanRuntime {
-    /// `threads` scan threads, each lowering its own priority as it starts.
-    fn start(threads: usize) -> io::Result<Self> {
+    /// Scan threads for `slots` scan slots, each lowering its own priority
+    /// as it starts: one a slot, but no more than the cores (more threads
+    /// would not scan faster; the scans on one thread take turns between
+    /// chunks).
+    fn start(slots: usize) -> io::Result<Self> {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let threads = slots.min(cores).max(1);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             // Catch-up reads of bytes not in the page cache, at most one per
-            // scan slot (their threads lower their priority too).
+            // scan thread (their threads lower their priority too).
             .max_blocking_threads(threads)
             .thread_name("livelog-scan")
             .on_thread_start(lower_priority)

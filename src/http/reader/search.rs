@@ -118,15 +118,16 @@ impl ReadHandler {
         let body = if req.method() == Method::HEAD {
             empty()
         } else {
-            // A reader slot for the response, as every reader; then a scan
-            // slot for the work.
-            let admitted = match self.slots.take(ask.client, req.version(), "search") {
-                Ok(admitted) => admitted,
-                Err(refused) => return self.slots.refuse(refused),
-            };
+            // A scan slot for the work, then a reader slot for the response
+            // as every reader (in this order, a search refused a scan slot
+            // is not counted as a reader served).
             let (slot, scan_threads) = match self.scans.take(ask.client) {
                 Ok(taken) => taken,
                 Err(refused) => return self.scans.refuse(refused),
+            };
+            let admitted = match self.slots.take(ask.client, req.version(), "search") {
+                Ok(admitted) => admitted,
+                Err(refused) => return self.slots.refuse(refused),
             };
             let end = (!follow).then(|| self.store.progress().len);
             let search = Search::new(self.store.cursor(0, end), matcher);
