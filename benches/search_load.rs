@@ -190,6 +190,8 @@ fn run(
     latencies: &Mutex<Vec<u64>>,
     load: impl FnOnce() -> (Duration, usize, usize),
 ) -> Run {
+    // What the previous run left (its last answers, freed memory) settles.
+    thread::sleep(Duration::from_secs(1));
     latencies.lock().unwrap().clear();
     let stop = Arc::new(AtomicBool::new(false));
     let smaller = {

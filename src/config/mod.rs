@@ -206,7 +206,7 @@ pub struct Config {
     /// of `max_readers`, at least 1).
     pub max_readers_per_address: Option<usize>,
     /// Searches scanning the log at once (`LIVELOG_MAX_SEARCHES`; `None`:
-    /// the number of cores).
+    /// twice the number of cores).
     pub max_searches: Option<usize>,
     /// Searches scanning at once from one client address
     /// (`LIVELOG_MAX_SEARCHES_PER_ADDRESS`; `None`: a quarter of the

@@ -280,7 +280,7 @@ pub static SETTINGS: &[Setting] = &[
     },
     Setting {
         name: "LIVELOG_MAX_SEARCHES",
-        default: Default::Unset(Some("the number of CPU cores")),
+        default: Default::Unset(Some("twice the number of CPU cores")),
         help: "searches scanning the log at once, on low-priority threads of their own; more get 503",
         exit_codes: ExitCodes::GENERAL,
         read: |s, v, c| {

@@ -11,15 +11,15 @@
 //!   first search), at the lowest CPU priority on Linux (nice 19, as the
 //!   indexer): the runtime threads that move live bytes and answer
 //!   requests go first, and the scans get what they leave;
-//! * a search holds one of `LIVELOG_MAX_SEARCHES` scan slots (default: the
-//!   number of cores) and one of its address's
-//!   `LIVELOG_MAX_SEARCHES_PER_ADDRESS` (default a quarter of that, at least
-//!   1, as readers) while it scans the stored log. Past either it is refused
-//!   at once, `503` or `429` with `Retry-After`, never queued: a queued search
-//!   would hold its connection and reader slot while waiting, and its client
-//!   knows best whether to retry. A following search gives its slot back
-//!   once it has caught up with the log's end, so an open search in a viewer
-//!   does not hold one for the whole upload.
+//! * a search holds one of `LIVELOG_MAX_SEARCHES` scan slots (default:
+//!   twice the number of cores, see [`max_searches`]) and one of its
+//!   address's `LIVELOG_MAX_SEARCHES_PER_ADDRESS` (default a quarter of
+//!   those, at least 1, as readers) while it scans the stored log. Past
+//!   either it is refused at once, `503` or `429` with `Retry-After`, never
+//!   queued: a queued search would hold its connection and reader slot
+//!   while waiting, and its client knows best whether to retry. A following
+//!   search gives its slot back once it has caught up with the log's end,
+//!   so an open search in a viewer does not hold one for the whole upload.
 //!
 //! Searches are the only whole-log scans a request can start: line views and
 //! the outline look their lines up in the index, and compressed readers read
@@ -84,12 +84,22 @@ impl Drop for ScanSlot {
     }
 }
 
-/// Scan slots for `config`: `LIVELOG_MAX_SEARCHES`, else the number of
-/// cores (at least 1).
+/// The number of cores livelog may use (at least 1).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Scan slots for `config`: `LIVELOG_MAX_SEARCHES`, else twice the number
+/// of cores. Twice, not once: a refused search waits whole seconds
+/// (`Retry-After`), and with one slot a core the scan threads sat idle
+/// between a scan's end and the next retry, so that 20 searches started at
+/// once took 1.1 to 1.4 times as long as with no bound; with two they took
+/// 1.0 to 1.1 times (`benches/search_load.rs`). The scans on one thread
+/// take turns between chunks.
 pub(super) fn max_searches(config: &Config) -> usize {
     config
         .max_searches
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .unwrap_or_else(|| 2 * cores())
         .clamp(1, MAX_SEARCHES_LIMIT)
 }
 
@@ -212,8 +222,7 @@ impl ScanRuntime {
     /// would not scan faster; the scans on one thread take turns between
     /// chunks).
     fn start(slots: usize) -> io::Result<Self> {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let threads = slots.min(cores).max(1);
+        let threads = slots.min(cores()).max(1);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             // Catch-up reads of bytes not in the page cache, at most one per

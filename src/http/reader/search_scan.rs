@@ -15,6 +15,7 @@ use std::io::Write as _;
 use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::mpsc;
+use tokio::time::{Duration, Instant};
 
 use super::scans::ScanSlot;
 use super::search::{MAX_LINE_BYTES, Matcher, TEXT_BYTES};
@@ -58,6 +59,27 @@ pub(super) struct Search {
     total: u64,
 }
 
+/// Results a scan gathers before it hands them over, in bytes: each
+/// hand-over wakes the response body on the runtime that serves readers, and
+/// a scan thread at the lowest priority that is preempted while waking it
+/// holds up that runtime's queue until it runs again, so scans wake it
+/// seldom.
+pub(super) const BATCH_BYTES: usize = 64 * 1024;
+
+/// Longest a scan keeps results it has before handing them over, so that
+/// a search with few matches shows them as it goes.
+pub(super) const BATCH_WAIT: Duration = Duration::from_millis(100);
+
+/// What one step of a scan did.
+enum Step {
+    /// Scanned a chunk (its results appended).
+    Scanned,
+    /// Reached the end (the total appended).
+    Ended,
+    /// Reading the log failed.
+    Failed(BoxError),
+}
+
 /// Runs `search` until it ends or `tx`'s receiver (the response body) is
 /// dropped, holding `slot` while it scans: to the end for a search of the
 /// stored log, until it has caught up with the log's end if it `follow`s.
@@ -68,24 +90,45 @@ pub(super) async fn scan(
     tx: mpsc::Sender<Batch>,
 ) {
     let mut slot = Some(slot);
+    let mut out = Vec::new();
+    let mut since = Instant::now();
     loop {
-        let batch = tokio::select! {
+        let step = tokio::select! {
             // The client went away: the work stops here, whatever it waits
             // for (a chunk, or the upload's next bytes when following).
             () = tx.closed() => return,
-            batch = search.next() => batch,
+            step = search.next(&mut out) => step,
         };
-        if follow && slot.is_some() && search.caught_up() {
+        let caught_up = search.caught_up();
+        if follow && caught_up {
             drop(slot.take());
         }
+        let batch = match step {
+            Step::Scanned => {
+                let due = out.len() >= BATCH_BYTES
+                    || (!out.is_empty() && (caught_up || since.elapsed() >= BATCH_WAIT));
+                if !due {
+                    continue;
+                }
+                Batch::Results(Bytes::from(std::mem::take(&mut out)))
+            }
+            Step::Ended => Batch::Last(Bytes::from(std::mem::take(&mut out))),
+            Step::Failed(err) => {
+                // What was found is still the client's, then the error.
+                if !out.is_empty() {
+                    let found = Batch::Results(Bytes::from(std::mem::take(&mut out)));
+                    if tx.send(found).await.is_err() {
+                        return;
+                    }
+                }
+                Batch::Failed(err)
+            }
+        };
         let last = !matches!(batch, Batch::Results(_));
-        let empty = matches!(&batch, Batch::Results(b) if b.is_empty());
-        if !empty && tx.send(batch).await.is_err() {
+        if tx.send(batch).await.is_err() || last {
             return;
         }
-        if last {
-            return;
-        }
+        since = Instant::now();
     }
 }
 
@@ -107,26 +150,26 @@ impl Search {
         self.cursor.position() >= self.cursor.stored()
     }
 
-    /// The next results (possibly none), or the last with the total.
-    async fn next(&mut self) -> Batch {
+    /// Scans the next chunk, or ends, appending to `out` the results or
+    /// the last ones and the total.
+    async fn next(&mut self, out: &mut Vec<u8>) -> Step {
         // Scans may share a scan thread (following ones do): let the
         // others run between chunks, also when every chunk is cached.
         tokio::task::consume_budget().await;
-        let mut out = Vec::new();
         match self.cursor.next_chunk().await {
             Ok(Some(chunk)) => {
-                self.chunk(&chunk, &mut out);
-                Batch::Results(Bytes::from(out))
+                self.chunk(&chunk, out);
+                Step::Scanned
             }
             Ok(None) => {
-                self.end(true, &mut out);
-                Batch::Last(Bytes::from(out))
+                self.end(true, out);
+                Step::Ended
             }
             Err(ReadError::Incomplete(_)) => {
-                self.end(false, &mut out);
-                Batch::Last(Bytes::from(out))
+                self.end(false, out);
+                Step::Ended
             }
-            Err(err) => Batch::Failed(BoxError::from(err)),
+            Err(err) => Step::Failed(BoxError::from(err)),
         }
     }
 
