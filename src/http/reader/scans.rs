@@ -93,9 +93,9 @@ fn cores() -> usize {
 /// of cores. Twice, not once: a refused search waits whole seconds
 /// (`Retry-After`), and with one slot a core the scan threads sat idle
 /// between a scan's end and the next retry, so that 20 searches started at
-/// once took 1.1 to 1.4 times as long as with no bound; with two they took
-/// 1.0 to 1.1 times (`benches/search_load.rs`). The scans on one thread
-/// take turns between chunks.
+/// once took 1.27 times as long as with no bound; with two, 1.07 times
+/// (medians, `benches/search_load.rs`). The scans on one thread take turns
+/// between chunks.
 pub(super) fn max_searches(config: &Config) -> usize {
     config
         .max_searches
