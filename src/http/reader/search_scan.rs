@@ -60,10 +60,9 @@ pub(super) struct Search {
 }
 
 /// Results a scan gathers before it hands them over, in bytes: each
-/// hand-over wakes the response body on the runtime that serves readers, and
-/// a scan thread at the lowest priority that is preempted while waking it
-/// holds up that runtime's queue until it runs again, so scans wake it
-/// seldom.
+/// hand-over wakes the response body on the runtime that serves readers
+/// (a cross-thread wake-up, and a frame to write), so a search with many
+/// matches hands them over in fewer, larger batches than one a chunk.
 pub(super) const BATCH_BYTES: usize = 64 * 1024;
 
 /// Longest a scan keeps results it has before handing them over, so that
