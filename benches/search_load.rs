@@ -28,8 +28,9 @@
 //! `LIVELOG_BENCH_SEARCH_ROUNDS` (3 quiet + 3 loaded), `LIVELOG_BENCH_QUIET_SECS`
 //! (5), `LIVELOG_BENCH_DAEMON_ENV` (extra `NAME=VALUE,…` for the daemon,
 //! e.g. `LIVELOG_MAX_SEARCHES=20,LIVELOG_MAX_SEARCHES_PER_ADDRESS=20`),
-//! `LIVELOG_BENCH_BIN` (the binary; default the release build cargo made).
-//! Needs `curl`.
+//! `LIVELOG_BENCH_CLIENT_NICE` (0: the nice value the searches' `curl`s
+//! run at; 19 tells their CPU from livelog's), `LIVELOG_BENCH_BIN` (the
+//! binary; default the release build cargo made). Needs `curl` and `nice`.
 
 // Tests and benchmarks panic on what they did not expect, and time the real
 // process from outside with std's clock: the lint policy is livelog's own.
@@ -41,6 +42,7 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -48,7 +50,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use common::{Daemon, RawReader, SOON, TOKEN, Uploader, curl, env_or, raw_exchange, wait_until};
+use common::{Daemon, RawReader, SOON, TOKEN, Uploader, env_or, raw_exchange, wait_until};
 
 const MIB: u64 = 1024 * 1024;
 /// Live lines the writer may send (a run never lasts this long).
@@ -247,11 +249,19 @@ fn searches_burst(get: SocketAddr, pattern: &str, searches: usize) -> (Duration,
         .map(|i| {
             let url = url.clone();
             let from = format!("127.0.{}.{}", 1 + i / 250, 1 + i % 250);
+            let client_nice: String = env_or("LIVELOG_BENCH_CLIENT_NICE", "0".to_owned());
             thread::spawn(move || {
                 let mut refusals = 0;
                 loop {
-                    let (code, out, err) = curl(&["-sS", "-D", "-", "--interface", &from, &url]);
-                    assert_eq!(code, 0, "{err}");
+                    let out = Command::new("nice")
+                        .args(["-n", &client_nice, "curl", "-sS", "-D", "-"])
+                        .args(["--interface", &from, &url])
+                        .stdin(Stdio::null())
+                        .output()
+                        .expect("nice and curl are installed");
+                    let err = String::from_utf8_lossy(&out.stderr);
+                    assert!(out.status.success(), "{err}");
+                    let out = out.stdout;
                     let text = String::from_utf8_lossy(&out);
                     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
                     let head = head.to_ascii_lowercase();
