@@ -113,11 +113,18 @@ fn searches_past_the_slots_are_refused_with_retry_after_and_counted() {
     assert_eq!(sample(&d, "livelog_searches_refused_total"), 1.0);
     assert_eq!(sample(&d, limited), 1.0);
 
-    // The clients go away mid-scan: the scans stop and give their slots
-    // back, and a search is answered whole again.
+    // The scans are mid-log: their cursors are the readers furthest behind.
+    assert!(sample(&d, "livelog_reader_lag_bytes") > 1_000_000.0);
+
+    // The clients go away mid-scan: the slots come back, and the scans
+    // stop (their cursors are gone); a search is answered whole again.
     drop((first, second));
     assert!(
         wait_until(SOON, || sample(&d, "livelog_searches_scanning") == 0.0),
+        "the slots were not given back"
+    );
+    assert!(
+        wait_until(SOON, || sample(&d, "livelog_reader_lag_bytes") == 0.0),
         "the scans went on without their clients"
     );
     let (status, _, body) = search_from(&d, "127.0.0.3", "q=%5E00000007%20&regex=true");

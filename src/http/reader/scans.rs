@@ -27,7 +27,7 @@
 
 use std::io;
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use http::{Response, StatusCode};
 use prometheus_client::metrics::gauge::Gauge;
@@ -81,6 +81,28 @@ pub(super) struct ScanSlot {
 impl Drop for ScanSlot {
     fn drop(&mut self) {
         self.scanning.dec();
+    }
+}
+
+/// A scan slot shared by a scan and its response body: whichever is done
+/// with it first gives it back. The body gives it back as soon as it is
+/// dropped (its client went away), on the thread that drops it, rather
+/// than when the scan next runs on its low-priority thread: a client that
+/// abandons a search for a new one (the viewer, as its user types) finds
+/// its slot free.
+#[derive(Clone, Debug)]
+pub(super) struct SharedSlot(Arc<Mutex<Option<ScanSlot>>>);
+
+impl SharedSlot {
+    pub(super) fn new(slot: ScanSlot) -> Self {
+        SharedSlot(Arc::new(Mutex::new(Some(slot))))
+    }
+
+    /// Gives the slot back (the first call; later ones do nothing).
+    pub(super) fn release(&self) {
+        // Held for one `take`; a poisoned lock still holds a valid Option.
+        let taken = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(taken);
     }
 }
 

@@ -33,6 +33,7 @@ use regex::bytes::{Regex, RegexBuilder};
 use tokio::sync::mpsc;
 
 use super::head::{X_ACCEL_BUFFERING, insert, with_cors};
+use super::scans::SharedSlot;
 use super::search_scan::{BATCHES_AHEAD, Batch, Search, scan};
 use super::slots::Admitted;
 use super::{Ask, ReadHandler};
@@ -132,8 +133,15 @@ impl ReadHandler {
             let end = (!follow).then(|| self.store.progress().len);
             let search = Search::new(self.store.cursor(0, end), matcher);
             let (tx, rx) = mpsc::channel(BATCHES_AHEAD);
-            scan_threads.spawn(scan(search, slot, follow, tx));
-            body(rx, admitted)
+            let slot = SharedSlot::new(slot);
+            scan_threads.spawn(scan(search, slot.clone(), follow, tx));
+            body(
+                rx,
+                Held {
+                    _admitted: admitted,
+                    slot,
+                },
+            )
         };
         let mut resp = Response::new(body);
         insert(&mut resp, header::CONTENT_TYPE, "application/x-ndjson");
@@ -144,30 +152,41 @@ impl ReadHandler {
     }
 }
 
-/// The response body: the batches the scan sends, until the last; the
-/// reader slot `admitted` is held until it is dropped. Dropping it closes
-/// the channel, which stops the scan.
-fn body(rx: mpsc::Receiver<Batch>, admitted: Admitted) -> ResponseBody {
-    let frames = stream::unfold(
-        (rx, admitted, false),
-        |(mut rx, admitted, ended)| async move {
-            if ended {
-                return None;
+/// What a search's response body holds until it is dropped: its reader
+/// slot, and its share of the scan slot (given back then, if the scan has
+/// not given it back already).
+struct Held {
+    _admitted: Admitted,
+    slot: SharedSlot,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.slot.release();
+    }
+}
+
+/// The response body: the batches the scan sends, until the last. Dropping
+/// it gives back what it `held` and closes the channel, which stops the
+/// scan.
+fn body(rx: mpsc::Receiver<Batch>, held: Held) -> ResponseBody {
+    let frames = stream::unfold((rx, held, false), |(mut rx, held, ended)| async move {
+        if ended {
+            return None;
+        }
+        let frame = match rx.recv().await {
+            Some(Batch::Results(bytes)) => {
+                return Some((Ok(Frame::data(bytes)), (rx, held, false)));
             }
-            let frame = match rx.recv().await {
-                Some(Batch::Results(bytes)) => {
-                    return Some((Ok(Frame::data(bytes)), (rx, admitted, false)));
-                }
-                Some(Batch::Last(bytes)) => Ok(Frame::data(bytes)),
-                Some(Batch::Failed(err)) => Err(err),
-                // The scan was dropped before its end (livelog is stopping):
-                // the response must end incomplete, not look whole.
-                None => Err(BoxError::from(
-                    "the search stopped before the end of the log",
-                )),
-            };
-            Some((frame, (rx, admitted, true)))
-        },
-    );
+            Some(Batch::Last(bytes)) => Ok(Frame::data(bytes)),
+            Some(Batch::Failed(err)) => Err(err),
+            // The scan was dropped before its end (livelog is stopping):
+            // the response must end incomplete, not look whole.
+            None => Err(BoxError::from(
+                "the search stopped before the end of the log",
+            )),
+        };
+        Some((frame, (rx, held, true)))
+    });
     StreamBody::new(frames).boxed_unsync()
 }

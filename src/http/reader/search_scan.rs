@@ -17,7 +17,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::{Duration, Instant};
 
-use super::scans::ScanSlot;
+use super::scans::SharedSlot;
 use super::search::{MAX_LINE_BYTES, Matcher, TEXT_BYTES};
 use crate::http::BoxError;
 use crate::http::json_text::escape_into;
@@ -80,15 +80,15 @@ enum Step {
 }
 
 /// Runs `search` until it ends or `tx`'s receiver (the response body) is
-/// dropped, holding `slot` while it scans: to the end for a search of the
-/// stored log, until it has caught up with the log's end if it `follow`s.
+/// dropped, holding `slot` (with the body) while it scans: to the end for
+/// a search of the stored log, until it has caught up with the log's end
+/// if it `follow`s.
 pub(super) async fn scan(
     mut search: Search,
-    slot: ScanSlot,
+    slot: SharedSlot,
     follow: bool,
     tx: mpsc::Sender<Batch>,
 ) {
-    let mut slot = Some(slot);
     let mut out = Vec::new();
     let mut since = Instant::now();
     loop {
@@ -99,8 +99,10 @@ pub(super) async fn scan(
             step = search.next(&mut out) => step,
         };
         let caught_up = search.caught_up();
-        if follow && caught_up {
-            drop(slot.take());
+        // The slot comes back before the last batch goes: a client that has
+        // its total may search again at once, and find its slot free.
+        if (follow && caught_up) || !matches!(step, Step::Scanned) {
+            slot.release();
         }
         let batch = match step {
             Step::Scanned => {
