@@ -58,11 +58,11 @@ pub struct ReaderLabels {
 }
 
 /// The labels of a refusal by a per-address limit: `token_failures` (too
-/// many wrong tokens this minute) or `address_readers` (its address has
-/// every reader slot it may have).
+/// many wrong tokens this minute), `address_readers` (its address has
+/// every reader slot it may have) or `address_searches` (every scan slot).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct LimitLabels {
-    /// `token_failures` or `address_readers`.
+    /// `token_failures`, `address_readers` or `address_searches`.
     pub reason: &'static str,
 }
 
@@ -137,6 +137,11 @@ pub struct Metrics {
     pub requests_limited: Family<LimitLabels, Counter>,
     /// Searches started (`/log/<token>/search`).
     pub searches: Counter,
+    /// Searches scanning the stored log now, each holding a scan slot
+    /// (`LIVELOG_MAX_SEARCHES`).
+    pub searches_scanning: Gauge,
+    /// Searches refused with `503` (every scan slot taken).
+    pub searches_refused: Counter,
     /// Outline requests (`/log/<token>/outline`, JSON or event stream).
     pub outline_requests: Counter,
 }
@@ -167,9 +172,11 @@ impl Metrics {
             tokens_refused: Counter::default(),
             requests_limited: Family::default(),
             searches: Counter::default(),
+            searches_scanning: Gauge::default(),
+            searches_refused: Counter::default(),
             outline_requests: Counter::default(),
         };
-        for reason in ["token_failures", "address_readers"] {
+        for reason in ["token_failures", "address_readers", "address_searches"] {
             let _ = metrics
                 .requests_limited
                 .get_or_create_owned(&LimitLabels { reason });
@@ -312,6 +319,16 @@ impl Metrics {
             "searches",
             "Searches of the log started (/log/<token>/search)",
             self.searches.clone(),
+        );
+        registry.register(
+            "searches_scanning",
+            "Searches scanning the stored log now, each holding one of LIVELOG_MAX_SEARCHES scan slots",
+            self.searches_scanning.clone(),
+        );
+        registry.register(
+            "searches_refused",
+            "Searches refused with 503 because every scan slot (LIVELOG_MAX_SEARCHES) was taken",
+            self.searches_refused.clone(),
         );
         registry.register(
             "outline_requests",

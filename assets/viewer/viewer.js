@@ -1944,7 +1944,7 @@
   // In the page while it holds the whole log; on the server
   // (/log/<token>/search) once the log is larger.
 
-  const search = { query: '', re: null, test: null, local: true, matches: [], scanned: 0, current: -1, wantJump: false, timer: 0, ctrl: null, done: false, capped: false };
+  const search = { query: '', re: null, test: null, local: true, matches: [], scanned: 0, current: -1, wantJump: false, timer: 0, ctrl: null, done: false, capped: false, busy: false };
 
   function escapeRegExp(s) {
     return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -1979,6 +1979,7 @@
     search.current = -1;
     search.done = false;
     search.capped = false;
+    search.busy = false;
     search.local = whole || indexOff;
     const flags = caseEl.checked ? '' : 'i';
     search.re = q ? new RegExp(escapeRegExp(q), 'g' + flags) : null;
@@ -2021,15 +2022,34 @@
 
   // Every line of the log that holds the text, newest results as they come
   // (and, while the log is live, new lines as they are written).
-  async function serverSearch(q) {
+  // While the server's scan slots are all taken (429 or 503), it retries
+  // after the Retry-After it is told, doubled at each refusal in a row, up
+  // to this many seconds, until the search is changed or closed.
+  const MAX_SEARCH_RETRY_SECS = 30;
+
+  async function serverSearch(q, refusals = 0) {
     const ctrl = new AbortController();
     search.ctrl = ctrl;
+    search.timer = 0;
     const matches = search.matches;
     const rx = caseEl.checked ? 'q=' + encodeURIComponent(q) : 'q=' + encodeURIComponent('(?i)' + escapeRust(q)) + '&regex=true';
     const url = logPath + '/search?' + rx + (ended() ? '' : '&follow=true');
     showMatches();
     try {
       const res = await fetch(url, { signal: ctrl.signal, cache: 'no-store' });
+      if (search.ctrl !== ctrl) return;
+      if (res.status === 429 || res.status === 503) {
+        if (res.body) res.body.cancel().catch(() => {});
+        const told = Number(res.headers.get('Retry-After'));
+        const secs = Math.min(MAX_SEARCH_RETRY_SECS, Math.max(1, told || 1) * 2 ** Math.min(refusals, 5));
+        search.busy = true;
+        showMatches();
+        search.timer = setTimeout(() => {
+          if (search.ctrl === ctrl) serverSearch(q, refusals + 1);
+        }, secs * 1000);
+        return;
+      }
+      search.busy = false;
       if (!res.ok) throw new Error(String(res.status));
       const reader = res.body.getReader();
       const dec = new TextDecoder();
@@ -2130,7 +2150,8 @@
     else {
       const n = search.matches.length;
       const more = search.capped || (search.local ? search.scanned < settledRows() : !search.done) ? '+' : '';
-      matchesEl.textContent = n ? (search.current + 1 || '–') + ' of ' + n.toLocaleString('en-US') + more : more ? 'searching…' : 'no matches';
+      if (search.busy) matchesEl.textContent = 'busy, retrying';
+      else matchesEl.textContent = n ? (search.current + 1 || '–') + ' of ' + n.toLocaleString('en-US') + more : more ? 'searching…' : 'no matches';
     }
     scheduleRender();
   }

@@ -74,6 +74,11 @@ pub const MAX_TIMEOUT_SECS: u64 = 365 * 24 * 60 * 60;
 /// reader slots are a `tokio` semaphore, which panics past 2^61 permits.)
 pub const MAX_READERS_LIMIT: usize = 1 << 20;
 
+/// Largest `LIVELOG_MAX_SEARCHES` (and `_PER_ADDRESS`) accepted: each is a
+/// scan that may hold a core, so a thousand is already far past any
+/// machine's.
+pub const MAX_SEARCHES_LIMIT: usize = 1024;
+
 /// Largest `LIVELOG_MAX_CONNECTIONS` accepted: 2^20, as for
 /// [`MAX_READERS_LIMIT`] (each connection needs an open file).
 pub const MAX_CONNECTIONS_LIMIT: usize = 1 << 20;
@@ -213,6 +218,13 @@ pub struct Config {
     /// Cap on concurrent readers from one client address (`None`: no cap
     /// beyond `max_readers`).
     pub max_readers_per_address: Option<usize>,
+    /// Searches scanning the log at once (`LIVELOG_MAX_SEARCHES`; `None`:
+    /// twice the number of cores).
+    pub max_searches: Option<usize>,
+    /// Searches scanning at once from one client address
+    /// (`LIVELOG_MAX_SEARCHES_PER_ADDRESS`; `None`: a quarter of the
+    /// searches, at least 1).
+    pub max_searches_per_address: Option<usize>,
     /// Build the line index and outline as the log is stored
     /// (`LIVELOG_LINE_INDEX`).
     pub line_index: bool,
@@ -258,6 +270,8 @@ impl Config {
             trusted_proxies: Vec::new(),
             max_token_failures: 0,
             max_readers_per_address: None,
+            max_searches: None,
+            max_searches_per_address: None,
             line_index: false,
             shared_cache: None,
         };

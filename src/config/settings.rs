@@ -16,7 +16,7 @@ use super::{
     AccessToken, DEFAULT_GET_PORT, DEFAULT_HEADER_TIMEOUT_SECS, DEFAULT_HEARTBEAT_SECS,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_READERS, DEFAULT_MAX_TOKEN_FAILURES,
     DEFAULT_PROGRESS_SECS, DEFAULT_PUT_PORT, DEFAULT_RING_BYTES, DEFAULT_STALL_TIMEOUT_SECS,
-    MAX_CONNECTIONS_LIMIT, MAX_READERS_LIMIT,
+    MAX_CONNECTIONS_LIMIT, MAX_READERS_LIMIT, MAX_SEARCHES_LIMIT,
 };
 
 declare_settings! {
@@ -193,6 +193,24 @@ declare_settings! {
         exit_codes: ExitCodes::GENERAL,
         read: |s, v, c| {
             c.max_readers_per_address = Some(number(s, v, 1, MAX_READERS_LIMIT)?);
+            Ok(())
+        },
+    }
+    livelog_max_searches = "LIVELOG_MAX_SEARCHES" {
+        default: Default::Unset(Some("twice the number of CPU cores")),
+        help: "searches scanning the log at once, on low-priority threads of their own; more get 503",
+        exit_codes: ExitCodes::GENERAL,
+        read: |s, v, c| {
+            c.max_searches = Some(number(s, v, 1, MAX_SEARCHES_LIMIT)?);
+            Ok(())
+        },
+    }
+    livelog_max_searches_per_address = "LIVELOG_MAX_SEARCHES_PER_ADDRESS" {
+        default: Default::Unset(Some("a quarter of LIVELOG_MAX_SEARCHES")),
+        help: "searches scanning at once from one client address; more get 429",
+        exit_codes: ExitCodes::GENERAL,
+        read: |s, v, c| {
+            c.max_searches_per_address = Some(number(s, v, 1, MAX_SEARCHES_LIMIT)?);
             Ok(())
         },
     }

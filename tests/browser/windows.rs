@@ -211,3 +211,74 @@ async fn viewer_follows_a_live_log_larger_than_it_holds() {
     assert_quiet_console(&b).await;
     b.close().await;
 }
+
+/// Starts `GET /log/<token>/search?q=line` from 127.0.0.1 (the browser's
+/// address too) and reads only its status line: the scan holds its scan
+/// slot, mid-log, until the socket is dropped.
+fn held_search(get: std::net::SocketAddr) -> std::net::TcpStream {
+    use std::io::{BufRead, Write};
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&get.into()).unwrap();
+    let mut stream: std::net::TcpStream = socket.into();
+    write!(
+        stream,
+        "GET /log/{TOKEN}/search?q=line HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    .unwrap();
+    let mut status = String::new();
+    std::io::BufReader::new(stream.try_clone().unwrap())
+        .read_line(&mut status)
+        .unwrap();
+    assert!(status.starts_with("HTTP/1.1 200 "), "{status}");
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromedriver"]
+async fn viewer_search_refused_shows_busy_and_retries_by_itself() {
+    let d = super::target::server_with(&[
+        ("LIVELOG_MAX_SEARCHES", "2"),
+        ("LIVELOG_MAX_SEARCHES_PER_ADDRESS", "1"),
+    ]);
+    // 12 MB whose every line matches the held search: its results fill
+    // the socket long before its end.
+    let log = padded(200_000);
+    let mut up = Uploader::start(d.put);
+    up.chunk(&log);
+    assert_eq!(up.finish().0, 201);
+    let held = held_search(d.get);
+    let b = Browser::start().await;
+    b.goto(&format!("{}?hold=100000", view_url(d.get, "")))
+        .await;
+    wait_state(&b, "complete").await;
+    press(&b, &ctrl('f')).await;
+    b.client
+        .find(Locator::Id("query"))
+        .await
+        .expect("query")
+        .send_keys(&format!("NEEDLE{}", char::from(Key::Enter)))
+        .await
+        .expect("type");
+    // This address's one scan slot is taken: 429, and the page says so.
+    b.wait_for(
+        "busy, retrying",
+        "document.getElementById('matches').textContent === 'busy, retrying'",
+        "document.getElementById('matches').textContent",
+        PATIENCE,
+    )
+    .await;
+    // The slot comes back: the page retries by itself and finds them all.
+    drop(held);
+    b.wait_for(
+        "every match",
+        "/ of 200$/.test(document.getElementById('matches').textContent)",
+        "document.getElementById('matches').textContent",
+        PATIENCE,
+    )
+    .await;
+    // The console has only the refusals' load errors.
+    let console = b.console().await;
+    assert!(console.iter().all(|c| c.contains("429")), "{console:#?}");
+    b.close().await;
+}

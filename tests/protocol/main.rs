@@ -26,5 +26,6 @@ mod outline;
 mod ranges;
 mod real_logs;
 mod search;
+mod search_limits;
 mod sse;
 mod validators;

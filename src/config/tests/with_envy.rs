@@ -36,6 +36,8 @@ fn empty_values_read_as_unset_or_as_an_error_naming_the_variable() {
         "LIVELOG_HEARTBEAT_SECS",
         "LIVELOG_MAX_TOKEN_FAILURES",
         "LIVELOG_MAX_READERS_PER_ADDRESS",
+        "LIVELOG_MAX_SEARCHES",
+        "LIVELOG_MAX_SEARCHES_PER_ADDRESS",
         "LIVELOG_PROGRESS_SECS",
     ];
     for var in numbers {

@@ -39,9 +39,12 @@ mod head;
 mod lines;
 mod log;
 mod outline;
+mod scans;
 mod search;
+mod search_scan;
 mod slots;
 
+pub use scans::{MAX_SEARCHES_LIMIT, SEARCH_RETRY_AFTER_SECS};
 pub use slots::RETRY_AFTER_SECS;
 
 use admission::TokenFailures;
@@ -70,6 +73,8 @@ pub struct ReadHandler {
     encodings: Encodings,
     token: crate::config::AccessToken,
     slots: Slots,
+    /// Scan slots and threads, for searches.
+    scans: scans::Scans,
     metrics: Arc<Metrics>,
     /// Heartbeat period of event streams (`LIVELOG_HEARTBEAT_SECS`).
     heartbeat: Duration,
@@ -188,6 +193,7 @@ impl ReadHandler {
                 config.readers_per_address(),
                 Arc::clone(&metrics),
             ),
+            scans: scans::Scans::new(config, Arc::clone(&metrics)),
             metrics,
             heartbeat: config.heartbeat,
             proxies: TrustedProxies::new(config.trusted_proxies.clone()),

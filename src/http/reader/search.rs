@@ -12,35 +12,33 @@
 //! covers the log as stored when the request arrived; with it, it goes on
 //! with every new line until the upload ends, like `tail -f | grep`.
 //!
-//! The search reads the log through the store's cursor like a reader that
-//! catches up: from the temp file within the shared catch-up budget, never
-//! holding back the upload or another reader, and it yields to the runtime
-//! after every chunk (`consume_budget`). It searches each chunk whole
-//! (`memchr::memmem` for text, the regex's own literal prefilter for a
-//! pattern) rather than line by line, and counts lines only up to each
-//! match. Only whole lines are searched: the start of a line still being
-//! written waits for its end (or the log's).
+//! The search's CPU work runs on a scan thread of livelog's own, at low
+//! priority, holding a scan slot (`scans.rs`: a search past the slots gets
+//! `503` or `429` with `Retry-After`), and never on the runtime threads
+//! that serve the live log; it reads the log through the store's cursor
+//! like a reader that catches up: from the temp file within the shared
+//! catch-up budget, never holding back the upload or another reader
+//! (`search_scan.rs`). It searches each chunk whole (`memchr::memmem` for
+//! text, the regex's own literal prefilter for a pattern) rather than line
+//! by line, and counts lines only up to each match. Only whole lines are
+//! searched: the start of a line still being written waits for its end (or
+//! the log's).
 
-use std::borrow::Cow;
-use std::io::Write as _;
-
-use bytes::Bytes;
 use futures_util::stream;
 use http::{Method, Response, StatusCode, header};
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
 use memchr::memmem;
 use regex::bytes::{Regex, RegexBuilder};
-use serde::Serialize;
+use tokio::sync::mpsc;
 
 use super::head::{X_ACCEL_BUFFERING, insert, with_cors};
+use super::scans::SharedSlot;
+use super::search_scan::{BATCHES_AHEAD, Batch, Search, scan};
 use super::slots::Admitted;
 use super::{Ask, ReadHandler};
-use crate::http::json_text::escape_into;
 use crate::http::query::{BadQuery, Query};
 use crate::http::{BoxError, ResponseBody, empty, plain};
-
-use crate::store::{Cursor, ReadError};
 
 /// Bytes of a matching line's text a result carries (the rest is cut,
 /// and `truncated` says so).
@@ -56,7 +54,7 @@ pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// What to look for.
-enum Matcher {
+pub(super) enum Matcher {
     Text(Box<memmem::Finder<'static>>),
     Regex(Regex),
 }
@@ -89,7 +87,7 @@ impl Matcher {
     }
 
     /// The first match in `haystack` at or after `from`: (start, end).
-    fn find_at(&self, haystack: &[u8], from: usize) -> Option<(usize, usize)> {
+    pub(super) fn find_at(&self, haystack: &[u8], from: usize) -> Option<(usize, usize)> {
         match self {
             Matcher::Text(finder) => finder
                 .find(&haystack[from..])
@@ -99,7 +97,7 @@ impl Matcher {
     }
 
     /// Whether `line` (without its newline) matches.
-    fn is_match(&self, line: &[u8]) -> bool {
+    pub(super) fn is_match(&self, line: &[u8]) -> bool {
         match self {
             Matcher::Text(finder) => finder.find(line).is_some(),
             Matcher::Regex(regex) => regex.is_match(line),
@@ -121,23 +119,29 @@ impl ReadHandler {
         let body = if req.method() == Method::HEAD {
             empty()
         } else {
-            match self.slots.take(ask.client, req.version(), "search") {
-                Ok(admitted) => {
-                    let end = (!follow).then(|| self.store.progress().len);
-                    let search = Search {
-                        cursor: self.store.cursor(0, end),
-                        matcher,
-                        line: Vec::new(),
-                        line_start: 0,
-                        line_number: 1,
-                        total: 0,
-                        done: false,
-                        _admitted: admitted,
-                    };
-                    body(search)
-                }
+            // A scan slot for the work, then a reader slot for the response
+            // as every reader (in this order, a search refused a scan slot
+            // is not counted as a reader served).
+            let (slot, scan_threads) = match self.scans.take(ask.client) {
+                Ok(taken) => taken,
+                Err(refused) => return self.scans.refuse(refused),
+            };
+            let admitted = match self.slots.take(ask.client, req.version(), "search") {
+                Ok(admitted) => admitted,
                 Err(refused) => return self.slots.refuse(refused),
-            }
+            };
+            let end = (!follow).then(|| self.store.progress().len);
+            let search = Search::new(self.store.cursor(0, end), matcher);
+            let (tx, rx) = mpsc::channel(BATCHES_AHEAD);
+            let slot = SharedSlot::new(slot);
+            scan_threads.spawn(scan(search, slot.clone(), follow, tx));
+            body(
+                rx,
+                Held {
+                    _admitted: admitted,
+                    slot,
+                },
+            )
         };
         let mut resp = Response::new(body);
         insert(&mut resp, header::CONTENT_TYPE, "application/x-ndjson");
@@ -148,163 +152,41 @@ impl ReadHandler {
     }
 }
 
-/// The last line.
-#[derive(Serialize)]
-struct Total {
-    total: u64,
-    complete: bool,
-    bytes: u64,
-}
-
-struct Search {
-    cursor: Cursor,
-    matcher: Matcher,
-    /// The start of the line being read (its end not seen yet).
-    line: Vec<u8>,
-    /// Its offset and number.
-    line_start: u64,
-    line_number: u64,
-    /// Matching lines so far.
-    total: u64,
-    done: bool,
+/// What a search's response body holds until it is dropped: its reader
+/// slot, and its share of the scan slot (given back then, if the scan has
+/// not given it back already).
+struct Held {
     _admitted: Admitted,
+    slot: SharedSlot,
 }
 
-fn body(search: Search) -> ResponseBody {
-    let frames = stream::unfold(search, |mut search| async move {
-        if search.done {
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.slot.release();
+    }
+}
+
+/// The response body: the batches the scan sends, until the last. Dropping
+/// it gives back what it `held` and closes the channel, which stops the
+/// scan.
+fn body(rx: mpsc::Receiver<Batch>, held: Held) -> ResponseBody {
+    let frames = stream::unfold((rx, held, false), |(mut rx, held, ended)| async move {
+        if ended {
             return None;
         }
-        let frame = search.next().await;
-        Some((frame.map(Frame::data), search))
+        let frame = match rx.recv().await {
+            Some(Batch::Results(bytes)) => {
+                return Some((Ok(Frame::data(bytes)), (rx, held, false)));
+            }
+            Some(Batch::Last(bytes)) => Ok(Frame::data(bytes)),
+            Some(Batch::Failed(err)) => Err(err),
+            // The scan was dropped before its end (livelog is stopping):
+            // the response must end incomplete, not look whole.
+            None => Err(BoxError::from(
+                "the search stopped before the end of the log",
+            )),
+        };
+        Some((frame, (rx, held, true)))
     });
     StreamBody::new(frames).boxed_unsync()
-}
-
-impl Search {
-    /// The next results (possibly none), or the total at the end.
-    async fn next(&mut self) -> Result<Bytes, BoxError> {
-        // Searching is CPU work on a reader's worker: let its other tasks
-        // run between chunks, also when every chunk comes from the cache.
-        tokio::task::consume_budget().await;
-        let mut out = Vec::new();
-        match self.cursor.next_chunk().await {
-            Ok(Some(chunk)) => self.chunk(&chunk, &mut out),
-            Ok(None) => self.end(true, &mut out),
-            Err(ReadError::Incomplete(_)) => self.end(false, &mut out),
-            Err(err) => {
-                self.done = true;
-                return Err(BoxError::from(err));
-            }
-        }
-        Ok(Bytes::from(out))
-    }
-
-    /// Searches the whole lines `chunk` completes; keeps the start of the
-    /// line it leaves open.
-    fn chunk(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
-        let Some(last_newline) = memchr::memrchr(b'\n', chunk) else {
-            self.hold(chunk, out);
-            return;
-        };
-        // The line held from earlier chunks ends in this one.
-        let first_end = memchr::memchr(b'\n', chunk).unwrap_or(last_newline);
-        if !self.line.is_empty() {
-            let mut line = std::mem::take(&mut self.line);
-            line.extend_from_slice(&chunk[..first_end]);
-            if self.matcher.is_match(&line) {
-                self.hit(self.line_start, &line, out);
-            }
-            self.line_number += 1;
-            self.line_start += line.len() as u64 + 1;
-            line.clear();
-            self.line = line;
-            self.lines(&chunk[first_end + 1..=last_newline], out);
-        } else {
-            self.lines(&chunk[..=last_newline], out);
-        }
-        self.hold(&chunk[last_newline + 1..], out);
-    }
-
-    /// Searches `block`, whole lines starting at `self.line_start`.
-    fn lines(&mut self, block: &[u8], out: &mut Vec<u8>) {
-        let mut counted = 0; // lines of `block` before this are numbered
-        let mut from = 0;
-        while let Some((start, end)) = self.matcher.find_at(block, from) {
-            let line_from = memchr::memrchr(b'\n', &block[..start]).map_or(0, |i| i + 1);
-            let line_to = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i);
-            // A pattern that matched across a newline is checked against
-            // the line it started in alone.
-            let matched = end <= line_to || self.matcher.is_match(&block[line_from..line_to]);
-            self.line_number +=
-                memchr::memchr_iter(b'\n', &block[counted..line_from]).count() as u64;
-            counted = line_from;
-            if matched {
-                let offset = self.line_start + line_from as u64;
-                self.hit(offset, &block[line_from..line_to], out);
-            }
-            from = line_to + 1;
-            if from >= block.len() {
-                break;
-            }
-        }
-        self.line_number += memchr::memchr_iter(b'\n', &block[counted..]).count() as u64;
-        self.line_start += block.len() as u64;
-    }
-
-    /// Holds `rest`, the start of a line not yet ended; a line longer than
-    /// [`MAX_LINE_BYTES`] is searched in pieces.
-    fn hold(&mut self, rest: &[u8], out: &mut Vec<u8>) {
-        self.line.extend_from_slice(rest);
-        if self.line.len() > MAX_LINE_BYTES {
-            let line = std::mem::take(&mut self.line);
-            if self.matcher.is_match(&line) {
-                self.hit(self.line_start, &line, out);
-            }
-            self.line_start += line.len() as u64;
-        }
-    }
-
-    /// The log ended: its last line (if it has no newline) is searched,
-    /// then the total.
-    fn end(&mut self, complete: bool, out: &mut Vec<u8>) {
-        let line = std::mem::take(&mut self.line);
-        if !line.is_empty() && self.matcher.is_match(&line) {
-            self.hit(self.line_start, &line, out);
-        }
-        let total = Total {
-            total: self.total,
-            complete,
-            bytes: self.cursor.position(),
-        };
-        let _ = serde_json::to_writer(&mut *out, &total);
-        out.push(b'\n');
-        self.done = true;
-    }
-
-    fn hit(&mut self, offset: u64, line: &[u8], out: &mut Vec<u8>) {
-        self.total += 1;
-        let shown = &line[..line.len().min(TEXT_BYTES)];
-        // Most lines are valid UTF-8: checked in one pass, and only the
-        // rest (or a character cut at `TEXT_BYTES`) gets replacements.
-        let text = match std::str::from_utf8(shown) {
-            Ok(text) => Cow::Borrowed(text),
-            Err(_) => String::from_utf8_lossy(shown),
-        };
-        // The result (`line`, `offset`, `text`, `truncated` when cut) is
-        // written by hand, its text escaped fast: a search can
-        // answer with as many bytes as the log holds.
-        let _ = write!(
-            out,
-            "{{\"line\":{},\"offset\":{offset},\"text\":",
-            self.line_number
-        );
-        out.push(b'"');
-        escape_into(out, &text);
-        out.push(b'"');
-        if shown.len() < line.len() {
-            out.extend_from_slice(b",\"truncated\":true");
-        }
-        out.extend_from_slice(b"}\n");
-    }
 }
