@@ -129,9 +129,10 @@ fn wait_stored_at(client: &Client, url: &str, len: u64) {
     }
 }
 
-/// The README's `sh` block holding `needle`, run against the test daemon.
+/// The `sh` block of docs/ranges-and-compression.md holding `needle`, run
+/// against the test daemon.
 fn readme_block(needle: &str, d: &Daemon) -> String {
-    crate::common::readme_block(needle, d.get)
+    crate::common::doc_block("docs/ranges-and-compression.md", needle, d.get)
 }
 
 /// Runs a README block with `bash -ec` in `dir`, its stdout read as it

@@ -1,5 +1,5 @@
 //! The log as Server-Sent Events, with real clients over real
-//! sockets: `curl -N -H 'Accept: text/event-stream'` as the README
+//! sockets: `curl -N -H 'Accept: text/event-stream'` as docs/browsers.md
 //! writes it, raw sockets where a test must control reading, reqwest for
 //! HTTP/2 stream windows. The browser's side (EventSource, the viewer page)
 //! is in `tests/browser/`.
@@ -242,7 +242,7 @@ fn wait_for_output(reader: &CurlReader, needle: &str) {
 
 // ------------------------------------------------------------------ tests
 
-/// The README's example: `curl -N -H 'Accept: text/event-stream' <url>`
+/// docs/browsers.md's example: `curl -N -H 'Accept: text/event-stream' <url>`
 /// while the log is uploaded. `retry` first, one `log` event per chunk with
 /// the end offset as its id (5 bytes after a clean start: `id: 5`), the text
 /// as JSON, then the end event, and curl exits 0.

@@ -11,7 +11,8 @@
 //! statuses keep their status and CORS; a broken upload still ends its raw
 //! readers incomplete and its event streams with `"complete": false`.
 //!
-//! The configurations are the README's, read from it: the proxies'
+//! The configurations are docs/fleet-and-proxies.md's and the README's,
+//! read from them: the proxies'
 //! defaults but for what a deployment has to set, each said where it is
 //! set: [`server::nginx_conf`] (HTTP/1.1 to livelog) and [`server::vcl`] with
 //! [`server::varnish_params`] (pass livelog's answers, which are never cacheable,
