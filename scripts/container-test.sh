@@ -31,7 +31,7 @@
 # reader still drains stored bytes.
 #
 # Host-network cases use ports 60022 and 60023 (the defaults, as in the
-# README); set CONTAINER_TEST_PUT_PORT / CONTAINER_TEST_GET_PORT (below
+# README and docs/install.md); set CONTAINER_TEST_PUT_PORT / CONTAINER_TEST_GET_PORT (below
 # 32768, outside the ephemeral port range) if these are taken here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -502,7 +502,7 @@ case_read_only() {
     if [ "$("$engine" inspect -f '{{.State.ExitCode}}' "$name")" != 1 ] || [[ $out != *"LIVELOG_TEMP_DIR /tmp"* ]]; then
         fail "want exit 1 naming LIVELOG_TEMP_DIR /tmp (docker mounts no tmpfs for --read-only), got: $out"
     fi
-    note "docker: refuses to start, as the README says: $(echo "$out" | tail -n 1)"
+    note "docker: refuses to start, as docs/install.md says: $(echo "$out" | tail -n 1)"
 }
 case_bridge() {
     ports_free
@@ -531,7 +531,7 @@ case_https() {
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
         -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
         -keyout "$tls/key.pem" -out "$tls/cert.pem" 2> /dev/null
-    # The key readable by the image's user only, as the README says.
+    # The key readable by the image's user only, as docs/install.md says.
     "${as_root[@]}" chown 65532 "$tls/key.pem"
     "${as_root[@]}" chmod 0400 "$tls/key.pem"
     start https --network host -e ACCESS_TOKEN "${port_env[@]}" \

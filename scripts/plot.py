@@ -10,7 +10,7 @@ throughput and the daemon's peak RSS against the number of readers.
 Needs matplotlib (`pip install matplotlib`).
 
 The plot goes next to the benchmark's output under target/ (ignored by git)
-unless -o says otherwise: docs/readers.png is the README's figure, replaced
+unless -o says otherwise: docs/readers.png is docs/performance.md's figure, replaced
 only on purpose (`-o docs/readers.png`).
 """
 

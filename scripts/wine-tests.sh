@@ -126,9 +126,9 @@ left_out=(
     # prlimit: Unix resource limits (file size, open files) with no Windows
     # counterpart; under wine they would limit (and SIGXFSZ would kill) wine.
     connections::a_streamed_upload_that_fills_the_disk_reads_its_507
-    hardening::storage_failure_gives_507_and_readers_end_incomplete
-    hardening::storage_failure_bursty_reader_gets_every_stored_byte
-    hardening::storage_failure_over_tls_gives_every_stored_byte_then_incomplete
+    hardening::storage::storage_failure_gives_507_and_readers_end_incomplete
+    hardening::storage::storage_failure_bursty_reader_gets_every_stored_byte
+    hardening::storage::storage_failure_over_tls_gives_every_stored_byte_then_incomplete
     slow_readers::readers_beyond_a_low_inherited_open_files_limit_are_served
     # /proc of the daemon's pid: under wine that describes wine (sockets are
     # held by wineserver, memory includes wine's own).
@@ -140,7 +140,7 @@ left_out=(
     core::temp_file_is_unlinked_even_after_sigkill
     # wine converts the Unix environment to Unicode itself, so a variable
     # that is not Unicode never reaches the Windows program.
-    platform::livelogs_own_variable_that_is_not_unicode_is_a_startup_error_naming_it
+    platform::environment::livelogs_own_variable_that_is_not_unicode_is_a_startup_error_naming_it
     # The process_* metrics are read from Linux's /proc; Windows has none.
     observe::process_metrics_are_exposed
 )

@@ -26,7 +26,7 @@ use super::chrome::Browser;
 use super::common::{Daemon, TOKEN, UploadFrom, curl, curl_upload};
 use super::{LIMIT, env_or, log_line, median, secs};
 
-/// Lines the viewer fetches per window (`BLOCK_LINES` in viewer.js).
+/// Lines the viewer fetches per window (`BLOCK_LINES` in assets/viewer/js/page.js).
 const WINDOW: u64 = 500;
 
 pub struct Gib {

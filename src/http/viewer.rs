@@ -2,7 +2,8 @@
 //! port (the token is checked by [`super::reader`]).
 //!
 //! One self-contained response: `assets/viewer/index.html` with its
-//! stylesheet and script inlined, built once at startup. The page's
+//! stylesheet and script (the files of `assets/viewer/js/`, joined) inlined,
+//! built once at startup. The page's
 //! `Content-Security-Policy` allows exactly that script and that stylesheet
 //! (by their SHA-256), requests to its own origin only (the log's event
 //! stream and one `HEAD`), and nothing else. `assets/viewer/README.md` is the
@@ -19,7 +20,26 @@ use super::{ResponseBody, empty, plain};
 
 const INDEX: &str = include_str!("../../assets/viewer/index.html");
 const CSS: &str = include_str!("../../assets/viewer/viewer.css");
-const JS: &str = include_str!("../../assets/viewer/viewer.js");
+/// The page's one script: the files of `assets/viewer/js/`, one per job, in
+/// this order, as the body of one function. One script keeps one hash in
+/// the policy and the page one response (`assets/viewer/README.md` says why);
+/// one function keeps the files' shared declarations out of the page's
+/// global scope; `concat!` needs no bundler.
+const JS: &str = concat!(
+    "'use strict';\n\n(() => {\n",
+    include_str!("../../assets/viewer/js/ansi.js"),
+    include_str!("../../assets/viewer/js/screen.js"),
+    include_str!("../../assets/viewer/js/page.js"),
+    include_str!("../../assets/viewer/js/rows.js"),
+    include_str!("../../assets/viewer/js/time.js"),
+    include_str!("../../assets/viewer/js/outline.js"),
+    include_str!("../../assets/viewer/js/render.js"),
+    include_str!("../../assets/viewer/js/links.js"),
+    include_str!("../../assets/viewer/js/search.js"),
+    include_str!("../../assets/viewer/js/streams.js"),
+    include_str!("../../assets/viewer/js/start.js"),
+    "})();\n",
+);
 
 /// The page, and the policy that lets it run.
 #[derive(Debug, Clone)]
@@ -120,7 +140,7 @@ mod tests {
     fn the_inlined_files_cannot_end_their_own_element() {
         // The HTML parser ends a <script> or <style> at the first `</script`
         // or `</style` (any case), whatever JavaScript or CSS means there.
-        for (name, text) in [("viewer.js", JS), ("viewer.css", CSS)] {
+        for (name, text) in [("the script (js/*.js)", JS), ("viewer.css", CSS)] {
             let lower = text.to_ascii_lowercase();
             assert!(
                 !lower.contains("</script") && !lower.contains("</style"),

@@ -77,18 +77,19 @@ pub fn wait_heads(heads: &std::sync::atomic::AtomicUsize, n: usize) {
     );
 }
 
-/// The README's fenced `sh` block holding `needle`, with the default reader
-/// address replaced by `get` (a test daemon's reader port), so a test runs
-/// the example exactly as a user would copy it.
-pub fn readme_block(needle: &str, get: std::net::SocketAddr) -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
-    let block = readme
+/// The fenced `sh` block holding `needle` in `page` (a path from the
+/// repository's root, such as `docs/reading-a-ci-log.md`), with the default
+/// reader address replaced by `get` (a test daemon's reader port), so a
+/// test runs the example exactly as a user would copy it.
+pub fn doc_block(page: &str, needle: &str, get: std::net::SocketAddr) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(page);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{page}: {e}"));
+    let block = text
         .split("```")
         .skip(1)
         .step_by(2)
         .find(|b| b.contains(needle))
-        .unwrap_or_else(|| panic!("README has no example with {needle:?}"));
+        .unwrap_or_else(|| panic!("{page} has no example with {needle:?}"));
     let block = block.strip_prefix("sh\n").expect("an sh block");
     assert!(block.contains("http://127.0.0.1:60023/log/secretpuppy"));
     block.replace("http://127.0.0.1:60023", &format!("http://{get}"))

@@ -123,20 +123,24 @@ fn many_instances_with_kernel_chosen_ports_learn_them_from_their_ready_files() {
     assert!(left.is_empty(), "{left:?}");
 }
 
-/// The README's own example of starting livelog with kernel-chosen ports:
+/// docs/fleet-and-proxies.md's own example of starting livelog with
+/// kernel-chosen ports:
 /// the block runs as written (with `livelog` on `PATH`), and what it prints
 /// is where the log is.
 #[test]
 #[cfg_attr(windows, ignore = "runs a README block with bash")]
 fn the_readme_ready_file_example_finds_both_ports() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/fleet-and-proxies.md"
+    ))
+    .unwrap();
     let block = readme
         .split("```")
         .skip(1)
         .step_by(2)
         .find(|b| b.contains("LIVELOG_READY_FILE=$ready livelog &"))
-        .expect("README's ready-file example")
+        .expect("docs/fleet-and-proxies.md's ready-file example")
         .strip_prefix("sh\n")
         .unwrap()
         .to_owned();

@@ -4,7 +4,7 @@
 //! beyond a low inherited open-files limit.
 //!
 //! Sizes are chosen so the whole file runs in well under a minute with the
-//! debug binary; speed targets live in `benches/e2e.rs`, not here.
+//! debug binary; speed targets live in `benches/e2e.rs` and `benches/e2e/`, not here.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

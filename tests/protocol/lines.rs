@@ -268,9 +268,9 @@ fn run_block(script: &str) -> String {
 #[test]
 #[cfg_attr(windows, ignore = "runs README blocks with bash")]
 fn the_readme_examples_of_reading_a_ci_log() {
-    use crate::common::readme_block;
+    use crate::common::doc_block;
     let d = complete_log("::group::Build\nline 2\nerror: linking failed\n::endgroup::\nline 5\n");
-    let run = |needle: &str| run_block(&readme_block(needle, d.get));
+    let run = |needle: &str| run_block(&doc_block("docs/reading-a-ci-log.md", needle, d.get));
     assert_eq!(
         run("?tail=3'"),
         "error: linking failed\n::endgroup::\nline 5\n"
@@ -293,6 +293,6 @@ fn the_readme_examples_of_reading_a_ci_log() {
         found,
         "{\"line\":3,\"offset\":22,\"text\":\"error: linking failed\"}\n\
          {\"total\":1,\"complete\":true,\"bytes\":64}\n",
-        "README.md shows this answer"
+        "docs/reading-a-ci-log.md shows this answer"
     );
 }

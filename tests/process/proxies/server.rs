@@ -44,23 +44,27 @@ pub(super) struct Proxy {
     pub(super) dir: tempfile::TempDir,
 }
 
-/// A fenced block of the README: the first one of `lang` that holds
-/// `containing`. The proxies run with the configuration the README gives.
-fn readme_block(lang: &str, containing: &str) -> String {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    readme
-        .split("```")
+/// The page with the nginx and Varnish configurations for readers behind a
+/// proxy.
+const FLEET: &str = "docs/fleet-and-proxies.md";
+
+/// A fenced block of `page` (README.md or docs/fleet-and-proxies.md): the
+/// first one of `lang` that holds `containing`. The proxies run with the
+/// configuration those pages give.
+fn readme_block(page: &str, lang: &str, containing: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(page);
+    let text = std::fs::read_to_string(path).unwrap();
+    text.split("```")
         .skip(1)
         .step_by(2)
         .filter_map(|b| b.strip_prefix(lang)?.strip_prefix('\n'))
         .find(|b| b.contains(containing))
-        .unwrap_or_else(|| panic!("README has no {lang} block with {containing:?}"))
+        .unwrap_or_else(|| panic!("{page} has no {lang} block with {containing:?}"))
         .to_owned()
 }
 
 /// nginx's configuration: its defaults (`proxy_buffering on`, 60 s
-/// timeouts, ...) but for the README's `location` block (its one addition,
+/// timeouts, ...) but for docs/fleet-and-proxies.md's `location` block (its one addition,
 /// `proxy_http_version 1.1`) and its files kept in `dir`. `proxy_buffering
 /// on` is harmless: livelog's `X-Accel-Buffering: no` turns it off for live
 /// answers. HTTP/1.1 because nginx's default, HTTP/1.0, cannot carry a
@@ -82,8 +86,8 @@ fn nginx_conf(
     forwarded_for: bool,
 ) -> String {
     let dir = dir.display();
-    let mut location =
-        readme_block("nginx", "proxy_pass").replace("127.0.0.1:60023", &upstream.to_string());
+    let mut location = readme_block(FLEET, "nginx", "proxy_pass")
+        .replace("127.0.0.1:60023", &upstream.to_string());
     if forwarded_for {
         let close = location.rfind('}').unwrap();
         location.insert_str(
@@ -116,7 +120,7 @@ http {{
     )
 }
 
-/// Varnish's VCL for livelog, the README's (its backend's port `60023`
+/// Varnish's VCL for livelog, docs/fleet-and-proxies.md's (its backend's port `60023`
 /// is livelog's reader port): the built-in VCL but for one rule, `pass` for
 /// the log and the viewer. Every answer there is `Cache-Control: no-store`;
 /// the built-in VCL honours that by making each a hit-for-miss object
@@ -130,10 +134,10 @@ http {{
 /// goes to livelog as the client sent it, and the answer comes back as
 /// livelog sent it, streamed.
 fn vcl() -> String {
-    readme_block("vcl", "return (pass)")
+    readme_block(FLEET, "vcl", "return (pass)")
 }
 
-/// Varnish's parameters for livelog: the `-p` options of the README's
+/// Varnish's parameters for livelog: the `-p` options of docs/fleet-and-proxies.md's
 /// `varnishd` command. `http_range_support=off`: Varnish 7.1 checks a
 /// backend's `Content-Range` and refuses one whose complete length is `*`
 /// ("Invalid content-range header", then `503 Backend fetch failed`),
@@ -141,14 +145,17 @@ fn vcl() -> String {
 /// a live log (RFC 8673). Off, Varnish passes `206` as it comes; it does no
 /// ranges of its own, which it has nothing cached to do them on.
 fn varnish_params() -> Vec<String> {
-    let command = readme_block("sh", "varnishd ");
+    let command = readme_block(FLEET, "sh", "varnishd ");
     let words: Vec<&str> = command.split_whitespace().collect();
     let params: Vec<String> = words
         .windows(2)
         .filter(|w| w[0] == "-p")
         .flat_map(|w| ["-p".to_owned(), w[1].to_owned()])
         .collect();
-    assert!(!params.is_empty(), "README's varnishd command sets no -p");
+    assert!(
+        !params.is_empty(),
+        "docs/fleet-and-proxies.md's varnishd command sets no -p"
+    );
     params
 }
 
@@ -160,7 +167,7 @@ pub(super) fn cache_vcl() -> String {
         "/deploy/varnish/livelog.vcl"
     ))
     .unwrap();
-    let shown = readme_block("vcl", "LIVELOG_SHARED_CACHE_SECS");
+    let shown = readme_block("README.md", "vcl", "LIVELOG_SHARED_CACHE_SECS");
     assert_eq!(
         shown, vcl,
         "the README shows deploy/varnish/livelog.vcl as it is"
