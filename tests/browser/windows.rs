@@ -237,9 +237,7 @@ fn held_search(get: std::net::SocketAddr) -> std::net::TcpStream {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and chromedriver"]
 async fn viewer_search_refused_shows_busy_and_retries_by_itself() {
-    let d = super::target::server_with(&[
-        ("LIVELOG_MAX_SEARCHES", "1"),
-    ]);
+    let d = super::target::server_with(&[("LIVELOG_MAX_SEARCHES", "1")]);
     // 12 MB whose every line matches the held search: its results fill
     // the socket long before its end.
     let log = padded(200_000);
