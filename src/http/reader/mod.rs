@@ -41,6 +41,7 @@ mod log;
 mod outline;
 mod scans;
 mod search;
+mod search_matcher;
 mod search_scan;
 mod slots;
 

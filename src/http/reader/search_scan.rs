@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Duration, Instant};
 
 use super::scans::SharedSlot;
-use super::search::{MAX_LINE_BYTES, Matcher, TEXT_BYTES};
+use super::search_matcher::{MAX_LINE_BYTES, Matcher, TEXT_BYTES};
 use crate::http::BoxError;
 use crate::http::json_text::escape_into;
 use crate::store::{Cursor, ReadError};
