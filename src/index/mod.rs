@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 
 pub use lines::LineIndex;
-pub use outline::{ERROR_PATTERNS, ErrorLine, Kind, Outline, Section};
+pub use outline::{Dialect, ERROR_PATTERNS, ErrorLine, Kind, Outline, Section};
 
 use crate::runtime_thread::{OwnRuntime, RuntimeThread};
 use crate::store::{LogStore, Phase};

@@ -157,7 +157,11 @@ fn curl_compressed_reads_a_complete_log_exactly_with_its_compressed_length() {
     let (status, head, body) = fetch(&["--compressed", &url]);
     assert_eq!(status, 200);
     assert_eq!(header(&head, "content-encoding"), Some("zstd"), "{head}");
-    assert_eq!(header(&head, "vary"), Some("accept, accept-encoding"), "{head}");
+    assert_eq!(
+        header(&head, "vary"),
+        Some("accept, accept-encoding"),
+        "{head}"
+    );
     assert!(body == log, "zstd: {} of {} bytes", body.len(), log.len());
 
     for coding in ["gzip", "zstd"] {
@@ -189,13 +193,21 @@ fn curl_compressed_reads_a_complete_log_exactly_with_its_compressed_length() {
         assert_eq!(status, 200);
         assert_eq!(header(&head, "content-encoding"), Some(coding), "{head}");
         assert_eq!(header(&head, "content-length"), Some(&*length), "{head}");
-        assert_eq!(header(&head, "vary"), Some("accept, accept-encoding"), "{head}");
+        assert_eq!(
+            header(&head, "vary"),
+            Some("accept, accept-encoding"),
+            "{head}"
+        );
     }
     // No Accept-Encoding: the log itself, as before.
     let (_, head, body) = fetch(&[&url]);
     assert_eq!(header(&head, "content-encoding"), None, "{head}");
     assert_eq!(header(&head, "accept-ranges"), Some("bytes"), "{head}");
-    assert_eq!(header(&head, "vary"), Some("accept, accept-encoding"), "{head}");
+    assert_eq!(
+        header(&head, "vary"),
+        Some("accept, accept-encoding"),
+        "{head}"
+    );
     assert!(body == log);
 }
 

@@ -1,0 +1,228 @@
+//! Error lines, modelled on the field's classifiers. Rank 1: the job's own
+//! failure lines, the CI system's verdicts and a test harness's failures;
+//! rank 2: a tool's error reports. Not errors: error words in commands the
+//! log echoes (`+ …` xtrace, `$ …`, `##[command]…`), in configuration dumps,
+//! in zero counts, and the console output of the program under test (a
+//! browser's `JavaScript error:`, `console.error:`).
+//!
+//! Firefox CI (Taskcluster) logs follow Treeherder's `ErrorParser`
+//! (mozilla/treeherder `treeherder/log_parser/parsers.py`) rule by rule
+//! ([`super::treeherder`]); other logs follow [`FAILURES`] and [`TOOLS`].
+
+use serde::Serialize;
+
+use super::dialects::Dialect;
+use super::text::{runner_prefix, without_escapes};
+
+/// How much an error line says about the job's failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rank {
+    /// The job's own failure line: the CI system's verdict or annotation,
+    /// a test harness's failure, a step's non-zero exit.
+    Failure = 1,
+    /// A tool's error report.
+    Tool = 2,
+}
+
+impl Serialize for Rank {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(*self as u8)
+    }
+}
+
+/// What a line must hold, escapes or not, to be looked at as a candidate
+/// error line: a part of every pattern below that colours do not split.
+/// The indexer finds them in one pass over each chunk.
+pub const ERROR_STEMS: [&str; 29] = [
+    "error",
+    "Error",
+    "ERROR",
+    "FAIL",
+    "fail",
+    "Fail",
+    "fatal",
+    "FATAL",
+    "panicked at",
+    "Traceback",
+    "Exception",
+    "TEST-UNEXPECTED",
+    "PROCESS-CRASH",
+    "nonzero exit status",
+    "Unsuccessful task run",
+    "exited with",
+    "cannot",
+    "Cannot",
+    "not found",
+    "No such file",
+    "Permission denied",
+    "not recognized as",
+    "Could Not Find",
+    "ERR!",
+    "MOZ_CRASH",
+    "ABORT",
+    "Sanitizer",
+    "terminated",
+    ": ***",
+];
+
+/// Rank-1 patterns outside Taskcluster logs, each with its source: found
+/// anywhere in the line's text (escapes removed, after its dialect's
+/// prefix), or at its start when it begins with `^`.
+pub const FAILURES: [&str; 27] = [
+    "^##[error]",                                // actions/runner ExecutionContext.cs (issues)
+    "^::error",                                  // GitHub docs, workflow commands
+    "##vso[task.logissue type=error",            // Azure DevOps docs, logging commands
+    "##teamcity[buildProblem",                   // TeamCity docs, service messages
+    "ERROR: Job failed",                         // gitlab-runner common/build.go
+    "Error: The command exited with status",     // buildkite/agent internal/job/executor.go
+    "Error: The command was interrupted by a signal", // ditto
+    "user command error:",                       // ditto
+    "ERROR: script returned exit code",          // Jenkins durable-task step
+    "^Failed in branch ",                        // Jenkins ParallelStep
+    "^Finished: FAILURE",                        // Jenkins core, Run result
+    "^Finished: UNSTABLE",
+    "^Finished: ABORTED",
+    "No output has been received in the last",   // Travis worker
+    "^The build has been terminated",            // Travis worker
+    "The job exceeded the maximum time limit",   // Travis worker
+    "^Your build has been stopped.",             // travis-build travis_assert.bash
+    "ERROR: InvocationError",                    // tox
+    "commands failed",                           // tox `ERROR:   py27: commands failed`
+    "^error Command failed with exit code",      // yarn
+    "^ERROR: Failure:",                          // nose
+    "^FAILED (",                                 // nose / unittest summary
+    "^--- FAIL:",                                // go test
+    "^FAIL ",                                    // jest
+    "Process exited with code",                  // PowerShell / generic step
+    "returning nonzero exit status",             // mozharness
+    "Unsuccessful task run",                     // Taskcluster docker-worker task.js
+];
+
+/// Rank-2 patterns outside Taskcluster logs (a word pattern must start a
+/// word: `last_error:` is no `error:`).
+pub const TOOLS: [&str; 31] = [
+    "error:",                 // compilers, bazel, jq
+    "error[",                 // rustc
+    "ERROR:",                 // bazel, pip, the GitLab runner
+    "Error:",                 // node, buildah, python exceptions
+    "fatal:",                 // git
+    "FAILED",                 // make, test runners
+    "panicked at",            // rust
+    "Traceback (most recent call last)", // python
+    "Exception: ",            // python, java
+    "Error response from daemon", // docker
+    "npm ERR!",
+    "curl: (",
+    ": cannot remove",        // rm
+    ": cannot stat",          // mv
+    ": cannot rename",        // sed
+    ": No such file or directory",
+    "Permission denied",
+    "command not found",
+    "is not recognized as an internal or external command",
+    "The system cannot find the",
+    "Could Not Find ",
+    " : Cannot find ",        // a PowerShell error record
+    "You cannot call a method on a null-valued expression",
+    ": *** ",                 // make
+    "recipe for target",      // make
+    "Error 1",                // make
+    "^failed building ",      // goreleaser / mage
+    "Test suite failed to run", // jest
+    "Cannot find module",     // node
+    "undefined reference",    // ld
+    "undefined symbol",       // lld
+];
+
+/// The rank of a line of `dialect` (its first bytes, up to the indexer's
+/// cap), if it is an error line; `previous` is the last error line's text
+/// (Treeherder skips a line equal to it).
+pub fn classify(line: &[u8], dialect: Dialect, previous: &mut Vec<u8>) -> Option<Rank> {
+    if dialect == Dialect::Taskcluster {
+        return super::treeherder::classify(line, previous);
+    }
+    let message = message(line, dialect);
+    let text = without_escapes(message);
+    let text = trim_line(&text);
+    if echoed(text) {
+        return None;
+    }
+    if FAILURES.iter().any(|p| holds(text, p)) && !zero_exit(text) {
+        return Some(Rank::Failure);
+    }
+    if text.starts_with(b"WARNING") || text.starts_with(b"##[warning]") {
+        return None;
+    }
+    if TOOLS.iter().any(|p| holds(text, p)) && !excluded(text, dialect) {
+        return Some(Rank::Tool);
+    }
+    None
+}
+
+/// The line after its dialect's prefix: the runner's timestamp (GitHub,
+/// Azure), the Timestamper's (Jenkins); a GitHub line without one continues
+/// a multi-line message (a script shown in a step's header), and is no
+/// error of the job.
+fn message(line: &[u8], dialect: Dialect) -> &[u8] {
+    match dialect {
+        Dialect::Github | Dialect::Azure => runner_prefix(line).map_or(&[][..], |(_, rest)| rest),
+        Dialect::Jenkins => super::dialects::jenkins_message(line),
+        _ => line,
+    }
+}
+
+fn trim_line(text: &[u8]) -> &[u8] {
+    let mut text = text.trim_ascii();
+    // A lone `\r` rewrites the line: its last part is what shows, but a
+    // part before may be the error (GitLab: any part counts).
+    while let Some(rest) = text.strip_prefix(b"\r") {
+        text = rest;
+    }
+    text
+}
+
+/// A command the log echoes: bash xtrace (`+ `, `++ `), a shell prompt
+/// (`$ `, GitLab and Travis), the runner's `##[command]`, `@actions/exec`'s
+/// `[command]`.
+fn echoed(text: &[u8]) -> bool {
+    let pluses = text.iter().take_while(|&&b| b == b'+').count();
+    (pluses > 0 && text.get(pluses) == Some(&b' '))
+        || text.starts_with(b"$ ")
+        || text.starts_with(b"##[command]")
+        || text.starts_with(b"[command]")
+}
+
+/// Whether `text` holds `pattern` (at its start, for a `^` pattern; a word
+/// pattern where a word starts).
+fn holds(text: &[u8], pattern: &str) -> bool {
+    if let Some(start) = pattern.strip_prefix('^') {
+        return text.starts_with(start.as_bytes());
+    }
+    let pattern = pattern.as_bytes();
+    let word = matches!(pattern, b"error:" | b"ERROR:" | b"error[" | b"fatal:");
+    memchr::memmem::find_iter(text, pattern).any(|at| {
+        let before = at.checked_sub(1).map(|i| text[i]);
+        let identifier = |b: u8| b == b'_' || b.is_ascii_alphanumeric();
+        match pattern {
+            _ if word => !before.is_some_and(identifier),
+            b"Error:" => !before.is_some_and(|b| b == b'_' || b.is_ascii_digit()),
+            _ => true,
+        }
+    })
+}
+
+/// A verdict that says the job passed (`exited with 0.`).
+fn zero_exit(text: &[u8]) -> bool {
+    text.ends_with(b"exited with 0.") || text.ends_with(b"exit code 0")
+}
+
+/// Lines that hold a pattern but report no error: warnings, zero counts,
+/// Jenkins' ignored make errors (`make: [t] Error 127 (ignored)`, Jenkins
+/// grammar), `For more information about this error`.
+fn excluded(text: &[u8], dialect: Dialect) -> bool {
+    let has = |p: &[u8]| memchr::memmem::find(text, p).is_some();
+    has(b"For more information about this error")
+        || has(b"0 errors")
+        || has(b"Errors: 0")
+        || (dialect == Dialect::Jenkins && has(b"(ignored)"))
+}
