@@ -206,6 +206,20 @@ fn score(slug: &str, log: &[u8], want: &Value, got: &Value) -> Score {
         .as_u64()
         .unwrap_or(found.len() as u64);
     s.errors_right = expected.intersection(&found).count() as u64;
+    if std::env::var_os("LIVELOG_REAL_VERBOSE").is_some() {
+        // What was missed and what was found wrongly, with the lines' text.
+        let lines: Vec<&[u8]> = log.split(|&b| b == b'\n').collect();
+        let show = |n: u64| {
+            let line = lines.get(n as usize - 1).copied().unwrap_or_default();
+            String::from_utf8_lossy(&line[..line.len().min(140)]).into_owned()
+        };
+        for n in expected.difference(&found).take(12) {
+            println!("{slug}: missed {n}: {:?}", show(*n));
+        }
+        for n in found.difference(&expected).take(12) {
+            println!("{slug}: wrong {n}: {:?}", show(*n));
+        }
+    }
     s
 }
 

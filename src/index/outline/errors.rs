@@ -33,7 +33,7 @@ impl Serialize for Rank {
 /// What a line must hold, escapes or not, to be looked at as a candidate
 /// error line: a part of every pattern below that colours do not split.
 /// The indexer finds them in one pass over each chunk.
-pub const ERROR_STEMS: [&str; 29] = [
+pub const ERROR_STEMS: [&str; 31] = [
     "error",
     "Error",
     "ERROR",
@@ -63,12 +63,14 @@ pub const ERROR_STEMS: [&str; 29] = [
     "Sanitizer",
     "terminated",
     ": ***",
+    "No output has been received",
+    "Your build",
 ];
 
 /// Rank-1 patterns outside Taskcluster logs, each with its source: found
 /// anywhere in the line's text (escapes removed, after its dialect's
 /// prefix), or at its start when it begins with `^`.
-pub const FAILURES: [&str; 27] = [
+pub const FAILURES: [&str; 29] = [
     "^##[error]",                                // actions/runner ExecutionContext.cs (issues)
     "^::error",                                  // GitHub docs, workflow commands
     "##vso[task.logissue type=error",            // Azure DevOps docs, logging commands
@@ -86,6 +88,8 @@ pub const FAILURES: [&str; 27] = [
     "^The build has been terminated",            // Travis worker
     "The job exceeded the maximum time limit",   // Travis worker
     "^Your build has been stopped.",             // travis-build travis_assert.bash
+    "^The command \"",                            // travis-build travis_result.bash, travis_assert.bash
+    "^Done. Your build exited with ",            // Travis worker
     "ERROR: InvocationError",                    // tox
     "commands failed",                           // tox `ERROR:   py27: commands failed`
     "^error Command failed with exit code",      // yarn
@@ -100,9 +104,10 @@ pub const FAILURES: [&str; 27] = [
 
 /// Rank-2 patterns outside Taskcluster logs (a word pattern must start a
 /// word: `last_error:` is no `error:`).
-pub const TOOLS: [&str; 31] = [
+pub const TOOLS: [&str; 32] = [
     "error:",                 // compilers, bazel, jq
     "error[",                 // rustc
+    ": error (",              // jq
     "ERROR:",                 // bazel, pip, the GitLab runner
     "Error:",                 // node, buildah, python exceptions
     "fatal:",                 // git
@@ -143,20 +148,68 @@ pub fn classify(line: &[u8], dialect: Dialect, previous: &mut Vec<u8>) -> Option
     }
     let message = message(line, dialect);
     let text = without_escapes(message);
-    let text = trim_line(&text);
-    if echoed(text) {
+    // A lone `\r` rewrites the line; any part may be the error (GitLab
+    // grammar: "a line that holds `\r`-separated parts is an error line
+    // when any part is").
+    text.split(|&b| b == b'\r')
+        .filter_map(|part| classify_part(part.trim_ascii(), dialect))
+        .min()
+}
+
+fn classify_part(text: &[u8], dialect: Dialect) -> Option<Rank> {
+    if text.is_empty() || echoed(text) {
         return None;
     }
-    if FAILURES.iter().any(|p| holds(text, p)) && !zero_exit(text) {
+    if (FAILURES.iter().any(|p| holds(text, p)) && !zero_exit(text)) || harness_summary(text) {
         return Some(Rank::Failure);
     }
     if text.starts_with(b"WARNING") || text.starts_with(b"##[warning]") {
         return None;
     }
-    if TOOLS.iter().any(|p| holds(text, p)) && !excluded(text, dialect) {
+    if (TOOLS.iter().any(|p| holds(text, p)) || exception(text) || failed_count(text))
+        && !excluded(text, dialect)
+    {
         return Some(Rank::Tool);
     }
     None
+}
+
+/// A test runner's summary that tests failed: pytest's
+/// `==== 9 failed, 2546 passed in 87.72 seconds ====`.
+fn harness_summary(text: &[u8]) -> bool {
+    text.starts_with(b"===") && failed_count(text)
+}
+
+/// `N failed` with N > 0 (pytest, jest's `Test Suites: 1 failed`).
+fn failed_count(text: &[u8]) -> bool {
+    memchr::memmem::find_iter(text, b" failed").any(|at| {
+        let digits = text[..at].iter().rev().take_while(|b| b.is_ascii_digit()).count();
+        digits > 0 && text[at - digits..at].iter().any(|&b| b != b'0')
+    })
+}
+
+/// A Python exception line: `requests.exceptions.ReadTimeout: …` at the
+/// start (a dotted name from an `exceptions` module), or pytest's location
+/// line `path.py:51: AssertionError`.
+fn exception(text: &[u8]) -> bool {
+    let name = |t: &[u8]| {
+        t.iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.'))
+            .count()
+    };
+    let n = name(text);
+    if n > 0 && text[n..].starts_with(b": ") && memchr::memmem::find(&text[..n], b"exceptions.").is_some() {
+        return true;
+    }
+    let Some(colon) = memchr::memmem::rfind(text, b": ") else {
+        return false;
+    };
+    let last = &text[colon + 2..];
+    let digits = text[..colon].iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    digits > 0
+        && text[..colon - digits].ends_with(b".py:")
+        && name(last) == last.len()
+        && (last.ends_with(b"Error") || last.ends_with(b"Exception"))
 }
 
 /// The line after its dialect's prefix: the runner's timestamp (GitHub,
@@ -169,16 +222,6 @@ fn message(line: &[u8], dialect: Dialect) -> &[u8] {
         Dialect::Jenkins => super::dialects::jenkins_message(line),
         _ => line,
     }
-}
-
-fn trim_line(text: &[u8]) -> &[u8] {
-    let mut text = text.trim_ascii();
-    // A lone `\r` rewrites the line: its last part is what shows, but a
-    // part before may be the error (GitLab: any part counts).
-    while let Some(rest) = text.strip_prefix(b"\r") {
-        text = rest;
-    }
-    text
 }
 
 /// A command the log echoes: bash xtrace (`+ `, `++ `), a shell prompt
@@ -202,18 +245,38 @@ fn holds(text: &[u8], pattern: &str) -> bool {
     let word = matches!(pattern, b"error:" | b"ERROR:" | b"error[" | b"fatal:");
     memchr::memmem::find_iter(text, pattern).any(|at| {
         let before = at.checked_sub(1).map(|i| text[i]);
+        let after = text.get(at + pattern.len()).copied();
         let identifier = |b: u8| b == b'_' || b.is_ascii_alphanumeric();
+        if in_echo(&text[..at]) {
+            return false;
+        }
         match pattern {
             _ if word => !before.is_some_and(identifier),
+            // A word, not a query's `status=FAILED&…`.
+            b"FAILED" => {
+                !before.is_some_and(|b| identifier(b) || b == b'=')
+                    && !after.is_some_and(|b| identifier(b) || b == b'&')
+            }
             b"Error:" => !before.is_some_and(|b| b == b'_' || b.is_ascii_digit()),
             _ => true,
         }
     })
 }
 
+/// Whether the text before a match opens an `echo "…` (a command line
+/// that make or a script echoes, which prints the error word only if it
+/// runs: openwrt's `… else echo "ERROR: module '$mod' is missing." >&2`).
+fn in_echo(before: &[u8]) -> bool {
+    memchr::memmem::rfind(before, b"echo ").is_some_and(|at| {
+        before[at..].iter().any(|&b| b == b'"' || b == b'\'')
+    })
+}
+
 /// A verdict that says the job passed (`exited with 0.`).
 fn zero_exit(text: &[u8]) -> bool {
-    text.ends_with(b"exited with 0.") || text.ends_with(b"exit code 0")
+    text.ends_with(b"exited with 0.")
+        || text.ends_with(b"exited with 0.\x1b[0m")
+        || text.ends_with(b"exit code 0")
 }
 
 /// Lines that hold a pattern but report no error: warnings, zero counts,
