@@ -213,12 +213,10 @@ fn exception(text: &[u8]) -> bool {
 }
 
 /// The line after its dialect's prefix: the runner's timestamp (GitHub,
-/// Azure), the Timestamper's (Jenkins); a GitHub line without one continues
-/// a multi-line message (a script shown in a step's header), and is no
-/// error of the job.
+/// Azure), the Timestamper's (Jenkins).
 fn message(line: &[u8], dialect: Dialect) -> &[u8] {
     match dialect {
-        Dialect::Github | Dialect::Azure => runner_prefix(line).map_or(&[][..], |(_, rest)| rest),
+        Dialect::Github | Dialect::Azure => runner_prefix(line).map_or(line, |(_, rest)| rest),
         Dialect::Jenkins => super::dialects::jenkins_message(line),
         _ => line,
     }

@@ -160,6 +160,12 @@ impl Look {
 pub struct LineReader {
     dialect: Dialect,
     previous_error: Vec<u8>,
+    /// Whether the line is in the header the GitHub runner writes before
+    /// each step (`##[group]Run …` … `##[endgroup]`, actions/runner
+    /// `src/Runner.Worker/Handlers/Handler.cs`): the step's script, its
+    /// `with:` and `env:`, where an `echo "ERROR: …"` is a command, not
+    /// an error.
+    step_header: bool,
 }
 
 impl LineReader {
@@ -177,7 +183,16 @@ impl LineReader {
             }
         }
         let marker = evidence || dialects::may_be_marker(line, self.dialect, marker_stem);
-        let rank = if error_stem {
+        if marker && self.dialect == Dialect::Github {
+            match dialects::markers(line, Dialect::Github).first() {
+                Some(dialects::Marker::Open { name, .. }) => {
+                    self.step_header = name.starts_with("Run ");
+                }
+                Some(dialects::Marker::Close { .. }) => self.step_header = false,
+                _ => {}
+            }
+        }
+        let rank = if error_stem && !self.step_header {
             errors::classify(line, self.dialect, &mut self.previous_error)
         } else {
             None
