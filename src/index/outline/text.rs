@@ -75,15 +75,19 @@ pub fn clean_name(name: &[u8]) -> String {
 }
 
 /// The number made of the ASCII digits `text` starts with, and how many
-/// digits there were.
+/// digits there were (up to the largest `i64`: Travis' nanoseconds since
+/// the epoch have 19 digits).
 pub fn leading_number(text: &[u8]) -> (i64, usize) {
     let mut n: i64 = 0;
     let mut len = 0;
     for &b in text {
-        if !b.is_ascii_digit() || len >= 18 {
+        if !b.is_ascii_digit() {
             break;
         }
-        n = n * 10 + i64::from(b - b'0');
+        match n.checked_mul(10).and_then(|n| n.checked_add(i64::from(b - b'0'))) {
+            Some(next) => n = next,
+            None => break,
+        }
         len += 1;
     }
     (n, len)

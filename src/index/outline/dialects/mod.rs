@@ -214,3 +214,6 @@ pub fn has_line_times(dialect: Dialect) -> bool {
 pub fn jenkins_message(line: &[u8]) -> &[u8] {
     jenkins::content(line).1
 }
+
+#[cfg(test)]
+mod tests;
