@@ -71,72 +71,72 @@ pub const ERROR_STEMS: [&str; 31] = [
 /// anywhere in the line's text (escapes removed, after its dialect's
 /// prefix), or at its start when it begins with `^`.
 pub const FAILURES: [&str; 29] = [
-    "^##[error]",                                // actions/runner ExecutionContext.cs (issues)
-    "^::error",                                  // GitHub docs, workflow commands
-    "##vso[task.logissue type=error",            // Azure DevOps docs, logging commands
-    "##teamcity[buildProblem",                   // TeamCity docs, service messages
-    "ERROR: Job failed",                         // gitlab-runner common/build.go
-    "Error: The command exited with status",     // buildkite/agent internal/job/executor.go
+    "^##[error]",                            // actions/runner ExecutionContext.cs (issues)
+    "^::error",                              // GitHub docs, workflow commands
+    "##vso[task.logissue type=error",        // Azure DevOps docs, logging commands
+    "##teamcity[buildProblem",               // TeamCity docs, service messages
+    "ERROR: Job failed",                     // gitlab-runner common/build.go
+    "Error: The command exited with status", // buildkite/agent internal/job/executor.go
     "Error: The command was interrupted by a signal", // ditto
-    "user command error:",                       // ditto
-    "ERROR: script returned exit code",          // Jenkins durable-task step
-    "^Failed in branch ",                        // Jenkins ParallelStep
-    "^Finished: FAILURE",                        // Jenkins core, Run result
+    "user command error:",                   // ditto
+    "ERROR: script returned exit code",      // Jenkins durable-task step
+    "^Failed in branch ",                    // Jenkins ParallelStep
+    "^Finished: FAILURE",                    // Jenkins core, Run result
     "^Finished: UNSTABLE",
     "^Finished: ABORTED",
-    "No output has been received in the last",   // Travis worker
-    "^The build has been terminated",            // Travis worker
-    "The job exceeded the maximum time limit",   // Travis worker
-    "^Your build has been stopped.",             // travis-build travis_assert.bash
-    "^The command \"",                            // travis-build travis_result.bash, travis_assert.bash
-    "^Done. Your build exited with ",            // Travis worker
-    "ERROR: InvocationError",                    // tox
-    "commands failed",                           // tox `ERROR:   py27: commands failed`
-    "^error Command failed with exit code",      // yarn
-    "^ERROR: Failure:",                          // nose
-    "^FAILED (",                                 // nose / unittest summary
-    "^--- FAIL:",                                // go test
-    "^FAIL ",                                    // jest
-    "Process exited with code",                  // PowerShell / generic step
-    "returning nonzero exit status",             // mozharness
-    "Unsuccessful task run",                     // Taskcluster docker-worker task.js
+    "No output has been received in the last", // Travis worker
+    "^The build has been terminated",          // Travis worker
+    "The job exceeded the maximum time limit", // Travis worker
+    "^Your build has been stopped.",           // travis-build travis_assert.bash
+    "^The command \"", // travis-build travis_result.bash, travis_assert.bash
+    "^Done. Your build exited with ", // Travis worker
+    "ERROR: InvocationError", // tox
+    "commands failed", // tox `ERROR:   py27: commands failed`
+    "^error Command failed with exit code", // yarn
+    "^ERROR: Failure:", // nose
+    "^FAILED (",       // nose / unittest summary
+    "^--- FAIL:",      // go test
+    "^FAIL ",          // jest
+    "Process exited with code", // PowerShell / generic step
+    "returning nonzero exit status", // mozharness
+    "Unsuccessful task run", // Taskcluster docker-worker task.js
 ];
 
 /// Rank-2 patterns outside Taskcluster logs (a word pattern must start a
 /// word: `last_error:` is no `error:`).
 pub const TOOLS: [&str; 32] = [
-    "error:",                 // compilers, bazel, jq
-    "error[",                 // rustc
-    ": error (",              // jq
-    "ERROR:",                 // bazel, pip, the GitLab runner
-    "Error:",                 // node, buildah, python exceptions
-    "fatal:",                 // git
-    "FAILED",                 // make, test runners
-    "panicked at",            // rust
+    "error:",                            // compilers, bazel, jq
+    "error[",                            // rustc
+    ": error (",                         // jq
+    "ERROR:",                            // bazel, pip, the GitLab runner
+    "Error:",                            // node, buildah, python exceptions
+    "fatal:",                            // git
+    "FAILED",                            // make, test runners
+    "panicked at",                       // rust
     "Traceback (most recent call last)", // python
-    "Exception: ",            // python, java
-    "Error response from daemon", // docker
+    "Exception: ",                       // python, java
+    "Error response from daemon",        // docker
     "npm ERR!",
     "curl: (",
-    ": cannot remove",        // rm
-    ": cannot stat",          // mv
-    ": cannot rename",        // sed
+    ": cannot remove", // rm
+    ": cannot stat",   // mv
+    ": cannot rename", // sed
     ": No such file or directory",
     "Permission denied",
     "command not found",
     "is not recognized as an internal or external command",
     "The system cannot find the",
     "Could Not Find ",
-    " : Cannot find ",        // a PowerShell error record
+    " : Cannot find ", // a PowerShell error record
     "You cannot call a method on a null-valued expression",
-    ": *** ",                 // make
-    "recipe for target",      // make
-    "Error 1",                // make
-    "^failed building ",      // goreleaser / mage
+    ": *** ",                   // make
+    "recipe for target",        // make
+    "Error 1",                  // make
+    "^failed building ",        // goreleaser / mage
     "Test suite failed to run", // jest
-    "Cannot find module",     // node
-    "undefined reference",    // ld
-    "undefined symbol",       // lld
+    "Cannot find module",       // node
+    "undefined reference",      // ld
+    "undefined symbol",         // lld
 ];
 
 /// The rank of a line of `dialect` (its first bytes, up to the indexer's
@@ -183,7 +183,11 @@ fn harness_summary(text: &[u8]) -> bool {
 /// `N failed` with N > 0 (pytest, jest's `Test Suites: 1 failed`).
 fn failed_count(text: &[u8]) -> bool {
     memchr::memmem::find_iter(text, b" failed").any(|at| {
-        let digits = text[..at].iter().rev().take_while(|b| b.is_ascii_digit()).count();
+        let digits = text[..at]
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
         digits > 0 && text[at - digits..at].iter().any(|&b| b != b'0')
     })
 }
@@ -198,14 +202,21 @@ fn exception(text: &[u8]) -> bool {
             .count()
     };
     let n = name(text);
-    if n > 0 && text[n..].starts_with(b": ") && memchr::memmem::find(&text[..n], b"exceptions.").is_some() {
+    if n > 0
+        && text[n..].starts_with(b": ")
+        && memchr::memmem::find(&text[..n], b"exceptions.").is_some()
+    {
         return true;
     }
     let Some(colon) = memchr::memmem::rfind(text, b": ") else {
         return false;
     };
     let last = &text[colon + 2..];
-    let digits = text[..colon].iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    let digits = text[..colon]
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
     digits > 0
         && text[..colon - digits].ends_with(b".py:")
         && name(last) == last.len()
@@ -265,9 +276,8 @@ fn holds(text: &[u8], pattern: &str) -> bool {
 /// that make or a script echoes, which prints the error word only if it
 /// runs: openwrt's `… else echo "ERROR: module '$mod' is missing." >&2`).
 fn in_echo(before: &[u8]) -> bool {
-    memchr::memmem::rfind(before, b"echo ").is_some_and(|at| {
-        before[at..].iter().any(|&b| b == b'"' || b == b'\'')
-    })
+    memchr::memmem::rfind(before, b"echo ")
+        .is_some_and(|at| before[at..].iter().any(|&b| b == b'"' || b == b'\''))
 }
 
 /// A verdict that says the job passed (`exited with 0.`).

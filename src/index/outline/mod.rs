@@ -226,7 +226,12 @@ impl Outline {
             }
         }
         if let Some(rank) = look.rank {
-            self.error(line, offset, &text[..text.len().min(LINE_PREFIX_BYTES)], rank);
+            self.error(
+                line,
+                offset,
+                &text[..text.len().min(LINE_PREFIX_BYTES)],
+                rank,
+            );
         }
     }
 
@@ -241,7 +246,6 @@ impl Outline {
             None => false,
         }
     }
-
 
     fn error(&mut self, line: u64, offset: u64, prefix: &[u8], rank: Rank) {
         self.version += 1;

@@ -68,7 +68,10 @@ fn github_groups_with_timestamps_and_errors() {
     assert_eq!(o.sections[0].end_micros, Some(3_000_000));
     let second = 1_000_000_000;
     assert_eq!(o.sections[1].log_start, Some(1_714_557_602 * second));
-    assert_eq!(o.sections[1].log_end, Some(1_714_557_604 * second + second / 2));
+    assert_eq!(
+        o.sections[1].log_end,
+        Some(1_714_557_604 * second + second / 2)
+    );
 }
 
 #[test]

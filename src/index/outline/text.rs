@@ -84,7 +84,10 @@ pub fn leading_number(text: &[u8]) -> (i64, usize) {
         if !b.is_ascii_digit() {
             break;
         }
-        match n.checked_mul(10).and_then(|n| n.checked_add(i64::from(b - b'0'))) {
+        match n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(i64::from(b - b'0')))
+        {
             Some(next) => n = next,
             None => break,
         }

@@ -48,7 +48,10 @@ fn has(text: &[u8], term: &str) -> bool {
 
 /// `^\d+:\d+:\d+ +LEVEL - ` (mozharness): the level and the rest.
 fn mozharness(text: &[u8]) -> Option<(&[u8], &[u8])> {
-    let time = text.iter().take_while(|b| b.is_ascii_digit() || **b == b':').count();
+    let time = text
+        .iter()
+        .take_while(|b| b.is_ascii_digit() || **b == b':')
+        .count();
     if time < 5 || text[..time].iter().filter(|&&b| b == b':').count() != 2 {
         return None;
     }
@@ -69,7 +72,9 @@ fn strip_prefix(line: &[u8]) -> &[u8] {
     };
     let inside = &line[1..close];
     let dated = memmem::find_iter(inside, b"20").any(|at| {
-        inside.get(at + 2..at + 4).is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+        inside
+            .get(at + 2..at + 4)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
             && inside.get(at + 4) == Some(&b'-')
     });
     match line.get(close + 1) {
@@ -80,7 +85,10 @@ fn strip_prefix(line: &[u8]) -> &[u8] {
 
 /// `RE_ERR_MATCH` at the start, and `RE_ERR_SEARCH` anywhere.
 fn err_match(text: &[u8]) -> bool {
-    let word = text.iter().take_while(|b| b.is_ascii_alphabetic() || **b == b'.').count();
+    let word = text
+        .iter()
+        .take_while(|b| b.is_ascii_alphabetic() || **b == b'.')
+        .count();
     let starts = |p: &[u8]| text.starts_with(p);
     let make = {
         let t = text.strip_prefix(b"g").unwrap_or(text);
@@ -116,7 +124,11 @@ fn err_match(text: &[u8]) -> bool {
     });
     let line_error = memmem::find_iter(text, b": error:").any(|at| {
         at > 0 && text[at - 1].is_ascii_digit() && {
-            let digits = text[..at].iter().rev().take_while(|b| b.is_ascii_digit()).count();
+            let digits = text[..at]
+                .iter()
+                .rev()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
             at > digits && text[at - digits - 1] == b':'
         }
     });
@@ -130,7 +142,11 @@ fn err_match(text: &[u8]) -> bool {
     });
     let http = memmem::find_iter(text, b"ERROR ").any(|at| {
         let r = &text[at + 6..];
-        r.len() >= 4 && matches!(r[0], b'4' | b'5') && r[1].is_ascii_digit() && r[2].is_ascii_digit() && r[3] == b':'
+        r.len() >= 4
+            && matches!(r[0], b'4' | b'5')
+            && r[1].is_ascii_digit()
+            && r[2].is_ascii_digit()
+            && r[3] == b':'
     });
     make || error_word
         || starts(b"[  FAILED  ] ")
@@ -166,10 +182,14 @@ pub fn classify(line: &[u8], previous: &mut Vec<u8>) -> Option<Rank> {
         || (text.ends_with(b"step (failed)") && has(text, "[mozharness: "));
     let verdict = if has(text, "TEST-INFO ")
         || has(text, "TEST-PASS ")
-        || has(text, "A content process crashed and MOZ_CRASHREPORTER_SHUTDOWN is set, shutting down")
-    {
+        || has(
+            text,
+            "A content process crashed and MOZ_CRASHREPORTER_SHUTDOWN is set, shutting down",
+        ) {
         failure
-    } else if let Some((level, rest)) = mozharness(text).filter(|(l, _)| matches!(*l, b"ERROR" | b"CRITICAL" | b"FATAL")) {
+    } else if let Some((level, rest)) =
+        mozharness(text).filter(|(l, _)| matches!(*l, b"ERROR" | b"CRITICAL" | b"FATAL"))
+    {
         let _ = (level, rest);
         true
     } else {
@@ -187,8 +207,7 @@ pub fn classify(line: &[u8], previous: &mut Vec<u8>) -> Option<Rank> {
             || body.starts_with(b"TimeoutException: ")
             || body == b"ImportError: No module named pygtk"
             || has(body, "non-fatal error");
-        failure
-            || (!excluded && (IN_SEARCH_TERMS.iter().any(|t| has(body, t)) || err_match(body)))
+        failure || (!excluded && (IN_SEARCH_TERMS.iter().any(|t| has(body, t)) || err_match(body)))
     };
     if !verdict {
         return None;
@@ -200,4 +219,9 @@ pub fn classify(line: &[u8], previous: &mut Vec<u8>) -> Option<Rank> {
     previous.clear();
     previous.extend_from_slice(trimmed);
     Some(rank(text))
-}
+}} else if mozharness(text)
+        .is_some_and(|(level, _)| matches!(level, b"ERROR" | b"CRITICAL" | b"FATAL"))
+    {
+        // `RE_ERR_1_MATCH`: a mozharness ERROR, CRITICAL or FATAL line.
+        true
+    

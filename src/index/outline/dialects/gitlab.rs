@@ -32,7 +32,10 @@ fn marker_at(line: &[u8], at: usize) -> Option<Marker> {
         (false, rest.strip_prefix(b"end:")?)
     };
     let (epoch, digits) = leading_number(rest);
-    let rest = rest.get(digits..)?.strip_prefix(b":").filter(|_| digits > 0)?;
+    let rest = rest
+        .get(digits..)?
+        .strip_prefix(b":")
+        .filter(|_| digits > 0)?;
     let name_len = rest
         .iter()
         .position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')))
@@ -71,7 +74,11 @@ fn marker_at(line: &[u8], at: usize) -> Option<Marker> {
     let header = clean_name(&rest[..end]);
     Some(Marker::Open {
         kind: Dialect::Gitlab,
-        name: if header.is_empty() { id.clone() } else { header },
+        name: if header.is_empty() {
+            id.clone()
+        } else {
+            header
+        },
         id: Some(id),
         at: at_time,
         flat: false,

@@ -81,9 +81,13 @@ pub enum Marker {
     },
     /// Taskcluster's `=== Task Finished ===`: what the task holds ends on
     /// the line before, the task on this one.
-    TaskFinished { at: Option<LogTime> },
+    TaskFinished {
+        at: Option<LogTime>,
+    },
     /// A Travis timer started.
-    TimerStart { id: String },
+    TimerStart {
+        id: String,
+    },
     /// A Travis timer ended: its start and finish.
     TimerEnd {
         id: String,
@@ -93,7 +97,9 @@ pub enum Marker {
     /// A Jenkins body `{` that is no section, and `}` (ending the
     /// innermost body).
     Body,
-    BodyEnd { at: Option<LogTime> },
+    BodyEnd {
+        at: Option<LogTime>,
+    },
 }
 
 /// The dialect a line is evidence of, if any: the runner's timestamp or a

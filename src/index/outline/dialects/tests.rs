@@ -13,7 +13,9 @@ fn names(log: &str) -> Vec<(String, usize, u64, Option<u64>)> {
 }
 
 fn owned(v: &[(&str, usize, u64, Option<u64>)]) -> Vec<(String, usize, u64, Option<u64>)> {
-    v.iter().map(|&(n, d, f, l)| (n.to_owned(), d, f, l)).collect()
+    v.iter()
+        .map(|&(n, d, f, l)| (n.to_owned(), d, f, l))
+        .collect()
 }
 
 #[test]
@@ -26,7 +28,10 @@ fn xtrace_is_no_buildkite_header_in_a_github_log() {
     let o = outline(log);
     assert_eq!(o.dialect, Dialect::Github);
     assert_eq!(o.sections.len(), 1);
-    assert_eq!(o.first_error().map(|e| (e.line, e.rank)), Some((5, Rank::Failure)));
+    assert_eq!(
+        o.first_error().map(|e| (e.line, e.rank)),
+        Some((5, Rank::Failure))
+    );
 }
 
 #[test]
@@ -67,7 +72,10 @@ fn gitlab_markers_anywhere_several_per_line() {
     let s = 1_000_000_000;
     assert_eq!(o.sections[0].log_start, Some(1_695_300_570 * s));
     assert_eq!(o.sections[0].log_end, Some(1_695_300_588 * s));
-    assert_eq!(o.first_error().map(|e| (e.line, e.rank)), Some((3, Rank::Failure)));
+    assert_eq!(
+        o.first_error().map(|e| (e.line, e.rank)),
+        Some((3, Rank::Failure))
+    );
 }
 
 #[test]
@@ -103,10 +111,16 @@ fn jenkins_labelled_bodies_are_sections() {
     assert_eq!(names(log), owned(&[("Build", 0, 2, Some(8))]));
     let ms = 1_000_000;
     assert_eq!(
-        o.sections[0].log_end.zip(o.sections[0].log_start).map(|(e, s)| e - s),
+        o.sections[0]
+            .log_end
+            .zip(o.sections[0].log_start)
+            .map(|(e, s)| e - s),
         Some(2_390 * ms)
     );
-    assert_eq!(o.errors.iter().map(|e| e.line).collect::<Vec<_>>(), [10, 11]);
+    assert_eq!(
+        o.errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+        [10, 11]
+    );
 }
 
 /// Azure Pipelines, per its docs ("Logging commands"): steps between
@@ -121,7 +135,10 @@ fn azure_steps_and_issues() {
     let o = outline(log);
     assert_eq!(o.dialect, Dialect::Azure);
     assert_eq!(names(log), owned(&[("Build", 0, 2, Some(4))]));
-    assert_eq!(o.first_error().map(|e| (e.line, e.rank)), Some((3, Rank::Failure)));
+    assert_eq!(
+        o.first_error().map(|e| (e.line, e.rank)),
+        Some((3, Rank::Failure))
+    );
 }
 
 /// A GitHub `Prepare job` log has `##[section]` lines too: not sections.
@@ -148,7 +165,10 @@ fn teamcity_blocks_and_build_problems() {
         names(log),
         owned(&[("Compile 'core'", 0, 1, Some(6)), ("Link", 1, 3, Some(4))])
     );
-    assert_eq!(o.first_error().map(|e| (e.line, e.rank)), Some((5, Rank::Failure)));
+    assert_eq!(
+        o.first_error().map(|e| (e.line, e.rank)),
+        Some((5, Rank::Failure))
+    );
 }
 
 /// Firefox CI: the browser's own `JavaScript error:` output is no error
