@@ -187,10 +187,10 @@ pub fn classify(line: &[u8], previous: &mut Vec<u8>) -> Option<Rank> {
             "A content process crashed and MOZ_CRASHREPORTER_SHUTDOWN is set, shutting down",
         ) {
         failure
-    } else if let Some((level, rest)) =
-        mozharness(text).filter(|(l, _)| matches!(*l, b"ERROR" | b"CRITICAL" | b"FATAL"))
+    } else if mozharness(text)
+        .is_some_and(|(level, _)| matches!(level, b"ERROR" | b"CRITICAL" | b"FATAL"))
     {
-        let _ = (level, rest);
+        // `RE_ERR_1_MATCH`: a mozharness ERROR, CRITICAL or FATAL line.
         true
     } else {
         let body = match mozharness(text) {
@@ -219,9 +219,4 @@ pub fn classify(line: &[u8], previous: &mut Vec<u8>) -> Option<Rank> {
     previous.clear();
     previous.extend_from_slice(trimmed);
     Some(rank(text))
-}} else if mozharness(text)
-        .is_some_and(|(level, _)| matches!(level, b"ERROR" | b"CRITICAL" | b"FATAL"))
-    {
-        // `RE_ERR_1_MATCH`: a mozharness ERROR, CRITICAL or FATAL line.
-        true
-    
+}
