@@ -84,15 +84,15 @@ fn a_github_actions_log_has_its_groups_and_its_first_error() {
         "{}",
         text(0)
     );
-    // The first error is the job's own failure line (rank 1), GitHub's
-    // annotation, not the first line a tool reported (issue 25).
+    // The first error is the first failure line (rank 1), the test
+    // harness's summary, not the first line a tool reported (issue 25).
     assert_eq!(errors["lines"][0]["rank"], 2);
     assert_eq!(errors["first"]["rank"], 1);
     assert!(
         errors["first"]["text"]
             .as_str()
             .unwrap()
-            .ends_with("##[error]Process completed with exit code 101."),
+            .contains("test result: FAILED."),
         "{}",
         errors["first"]
     );
@@ -117,7 +117,7 @@ fn a_github_actions_log_has_its_groups_and_its_first_error() {
             .lines()
             .nth(line - 1)
             .unwrap()
-            .ends_with("##[error]Process completed with exit code 101.")
+            .contains("test result: FAILED.")
     );
 }
 

@@ -70,7 +70,7 @@ pub const ERROR_STEMS: [&str; 31] = [
 /// Rank-1 patterns outside Taskcluster logs, each with its source: found
 /// anywhere in the line's text (escapes removed, after its dialect's
 /// prefix), or at its start when it begins with `^`.
-pub const FAILURES: [&str; 29] = [
+pub const FAILURES: [&str; 30] = [
     "^##[error]",                            // actions/runner ExecutionContext.cs (issues)
     "^::error",                              // GitHub docs, workflow commands
     "##vso[task.logissue type=error",        // Azure DevOps docs, logging commands
@@ -95,8 +95,9 @@ pub const FAILURES: [&str; 29] = [
     "^error Command failed with exit code", // yarn
     "^ERROR: Failure:", // nose
     "^FAILED (",       // nose / unittest summary
-    "^--- FAIL:",      // go test
-    "^FAIL ",          // jest
+    "^--- FAIL:",
+    "^test result: FAILED.", // cargo test (libtest's summary)      // go test
+    "^FAIL ",                // jest
     "Process exited with code", // PowerShell / generic step
     "returning nonzero exit status", // mozharness
     "Unsuccessful task run", // Taskcluster docker-worker task.js
