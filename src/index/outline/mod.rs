@@ -177,7 +177,7 @@ impl LineReader {
     pub fn look(&mut self, line: &[u8], error_stem: bool, marker_stem: bool) -> Look {
         let mut evidence = false;
         if self.dialect == Dialect::Plain {
-            if let Some(dialect) = dialects::evidence(line) {
+            if let Some(dialect) = dialects::evidence(line, marker_stem) {
                 self.dialect = dialect;
                 evidence = true;
             }

@@ -107,8 +107,9 @@ pub enum Marker {
 /// (Buildkite), `[taskcluster ` (Taskcluster), `travis_fold:` /
 /// `travis_time:` (Travis), `[Pipeline] ` (Jenkins), `##vso[` (Azure),
 /// `##teamcity[` (TeamCity). Cheap: it looks at the line's first bytes,
-/// and searches further only for the markers that may sit mid-line.
-pub fn evidence(line: &[u8]) -> Option<Dialect> {
+/// and searches further only for the markers that may sit mid-line, and
+/// only when the indexer found one's stem in the line (`stem`).
+pub fn evidence(line: &[u8], stem: bool) -> Option<Dialect> {
     let start = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
     match start.first()? {
         b'\x1b' if start.starts_with(b"\x1b_bk;t=") => return Some(Dialect::Buildkite),
@@ -128,6 +129,9 @@ pub fn evidence(line: &[u8]) -> Option<Dialect> {
             }
         }
         _ => {}
+    }
+    if !stem {
+        return None;
     }
     let finder = |needle: &'static [u8]| memchr::memmem::find(line, needle).is_some();
     if finder(b"section_start:") && gitlab::markers(line).next().is_some() {
