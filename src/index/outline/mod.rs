@@ -238,7 +238,9 @@ impl Outline {
     /// A line the outline did not need, with the time the log gives it:
     /// where an open section ends if the log ends now.
     pub fn time(&mut self, text: &[u8]) -> bool {
-        match dialects::line_time(text, self.dialect) {
+        let at = dialects::line_time(text, self.dialect)
+            .or_else(|| dialects::clock_time(text, self.dialect, self.last_time));
+        match at {
             Some(at) => {
                 self.last_time = Some(at);
                 true

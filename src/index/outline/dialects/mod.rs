@@ -208,6 +208,21 @@ pub fn line_time(line: &[u8], dialect: Dialect) -> Option<LogTime> {
     }
 }
 
+/// The time a Taskcluster line without a prefix time gives by its
+/// mozharness clock (`HH:MM:SS`), on the day of `last` (the last full time
+/// the log gave), a day later if the clock went back.
+pub fn clock_time(line: &[u8], dialect: Dialect, last: Option<LogTime>) -> Option<LogTime> {
+    const DAY: LogTime = 86_400_000_000_000;
+    if dialect != Dialect::Taskcluster {
+        return None;
+    }
+    let last = last?;
+    let of_day = taskcluster::clock_time(line)?;
+    let day = last.div_euclid(DAY) * DAY;
+    let at = day + of_day;
+    Some(if at < last - DAY / 2 { at + DAY } else { at })
+}
+
 /// Whether lines of `dialect` carry their own times ([`line_time`]).
 pub fn has_line_times(dialect: Dialect) -> bool {
     matches!(

@@ -41,6 +41,23 @@ pub(super) fn line_time(line: &[u8]) -> Option<LogTime> {
     prefix(line).and_then(|(at, _)| at)
 }
 
+/// The time of day of a mozharness line with no prefix (2015 logs:
+/// `17:39:25     INFO - …`), as nanoseconds since midnight: the log's time
+/// only where no prefix gives one (GRAMMAR.md, "Line prefixes").
+pub(super) fn clock_time(line: &[u8]) -> Option<LogTime> {
+    let field = |at: usize| -> Option<i64> {
+        let two = line.get(at..at + 2)?;
+        two.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| i64::from(two[0] - b'0') * 10 + i64::from(two[1] - b'0'))
+    };
+    if line.get(2) != Some(&b':') || line.get(5) != Some(&b':') || line.get(8) != Some(&b' ') {
+        return None;
+    }
+    let (h, m, s) = (field(0)?, field(3)?, field(6)?);
+    Some(((h * 60 + m) * 60 + s) * 1_000_000_000)
+}
+
 pub(super) fn may_be_marker(line: &[u8]) -> bool {
     match line.first() {
         Some(b'=') => true,
