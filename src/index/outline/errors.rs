@@ -9,6 +9,9 @@
 //! (mozilla/treeherder `treeherder/log_parser/parsers.py`) rule by rule
 //! ([`super::treeherder`]); other logs follow [`FAILURES`] and [`TOOLS`].
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 use serde::Serialize;
 
 use super::dialects::Dialect;
@@ -140,10 +143,16 @@ pub const TOOLS: [&str; 32] = [
     "undefined symbol",         // lld
 ];
 
+/// Bytes of a line the error rules look at: all the indexer keeps, for the
+/// error of a GitLab line whose parts are separated by `\r` alone (openwrt's
+/// `ERROR: please fix …` 14 KiB into a progress line).
+pub const CLASSIFY_BYTES: usize = super::LINE_SCAN_BYTES;
+
 /// The rank of a line of `dialect` (its first bytes, up to the indexer's
 /// cap), if it is an error line; `previous` is the last error line's text
 /// (Treeherder skips a line equal to it).
 pub fn classify(line: &[u8], dialect: Dialect, previous: &mut Vec<u8>) -> Option<Rank> {
+    let line = &line[..line.len().min(CLASSIFY_BYTES)];
     if dialect == Dialect::Taskcluster {
         return super::treeherder::classify(line, previous);
     }
@@ -157,19 +166,42 @@ pub fn classify(line: &[u8], dialect: Dialect, previous: &mut Vec<u8>) -> Option
         .min()
 }
 
+/// [`FAILURES`] then [`TOOLS`], without their `^`, in one automaton: a
+/// candidate line is searched once for all of them (built once: building
+/// costs more than searching a line).
+static PATTERNS: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    let all = FAILURES.iter().chain(TOOLS.iter());
+    AhoCorasick::new(all.map(|p| p.trim_start_matches('^'))).ok()
+});
+
 fn classify_part(text: &[u8], dialect: Dialect) -> Option<Rank> {
     if text.is_empty() || echoed(text) {
         return None;
     }
-    if (FAILURES.iter().any(|p| holds(text, p)) && !zero_exit(text)) || harness_summary(text) {
+    let mut tool = false;
+    if let Some(patterns) = PATTERNS.as_ref() {
+        for m in patterns.find_overlapping_iter(text) {
+            let index = m.pattern().as_usize();
+            let (pattern, failure) = match index.checked_sub(FAILURES.len()) {
+                None => (FAILURES[index], true),
+                Some(i) => (TOOLS[i], false),
+            };
+            if !holds_at(text, pattern, m.start()) {
+                continue;
+            }
+            if failure && !zero_exit(text) {
+                return Some(Rank::Failure);
+            }
+            tool |= !failure;
+        }
+    }
+    if harness_summary(text) {
         return Some(Rank::Failure);
     }
     if text.starts_with(b"WARNING") || text.starts_with(b"##[warning]") {
         return None;
     }
-    if (TOOLS.iter().any(|p| holds(text, p)) || exception(text) || failed_count(text))
-        && !excluded(text, dialect)
-    {
+    if (tool || exception(text) || failed_count(text)) && !excluded(text, dialect) {
         return Some(Rank::Tool);
     }
     None
@@ -245,32 +277,30 @@ fn echoed(text: &[u8]) -> bool {
         || text.starts_with(b"[command]")
 }
 
-/// Whether `text` holds `pattern` (at its start, for a `^` pattern; a word
-/// pattern where a word starts).
-fn holds(text: &[u8], pattern: &str) -> bool {
-    if let Some(start) = pattern.strip_prefix('^') {
-        return text.starts_with(start.as_bytes());
+/// Whether `pattern`, found in `text` at `at`, counts there: a `^`
+/// pattern only at the start, a word pattern where a word starts, none
+/// after an `echo "` on the line.
+fn holds_at(text: &[u8], pattern: &str, at: usize) -> bool {
+    if pattern.starts_with('^') {
+        return at == 0;
     }
     let pattern = pattern.as_bytes();
-    let word = matches!(pattern, b"error:" | b"ERROR:" | b"error[" | b"fatal:");
-    memchr::memmem::find_iter(text, pattern).any(|at| {
-        let before = at.checked_sub(1).map(|i| text[i]);
-        let after = text.get(at + pattern.len()).copied();
-        let identifier = |b: u8| b == b'_' || b.is_ascii_alphanumeric();
-        if in_echo(&text[..at]) {
-            return false;
+    let before = at.checked_sub(1).map(|i| text[i]);
+    let after = text.get(at + pattern.len()).copied();
+    let identifier = |b: u8| b == b'_' || b.is_ascii_alphanumeric();
+    if in_echo(&text[..at]) {
+        return false;
+    }
+    match pattern {
+        b"error:" | b"ERROR:" | b"error[" | b"fatal:" => !before.is_some_and(identifier),
+        // A word, not a query's `status=FAILED&…`.
+        b"FAILED" => {
+            !before.is_some_and(|b| identifier(b) || b == b'=')
+                && !after.is_some_and(|b| identifier(b) || b == b'&')
         }
-        match pattern {
-            _ if word => !before.is_some_and(identifier),
-            // A word, not a query's `status=FAILED&…`.
-            b"FAILED" => {
-                !before.is_some_and(|b| identifier(b) || b == b'=')
-                    && !after.is_some_and(|b| identifier(b) || b == b'&')
-            }
-            b"Error:" => !before.is_some_and(|b| b == b'_' || b.is_ascii_digit()),
-            _ => true,
-        }
-    })
+        b"Error:" => !before.is_some_and(|b| b == b'_' || b.is_ascii_digit()),
+        _ => true,
+    }
 }
 
 /// Whether the text before a match opens an `echo "…` (a command line
