@@ -143,16 +143,24 @@ pub const TOOLS: [&str; 32] = [
     "undefined symbol",         // lld
 ];
 
-/// Bytes of a line the error rules look at: all the indexer keeps, for the
-/// error of a GitLab line whose parts are separated by `\r` alone (openwrt's
-/// `ERROR: please fix …` 14 KiB into a progress line).
-pub const CLASSIFY_BYTES: usize = super::LINE_SCAN_BYTES;
+/// Bytes of a line the error rules look at: its start, where a tool says
+/// it failed (the rest of a kilobytes-long command line, rustc's with
+/// `--error-format=json`, holds no error of the job, and searching it was
+/// most of the indexer's time), or all the indexer keeps of a line with
+/// `\r`-separated parts, where a part far in may be the error (openwrt's
+/// `ERROR: please fix …` 14 KiB into a GitLab progress line).
+pub const CLASSIFY_BYTES: usize = 2048;
 
 /// The rank of a line of `dialect` (its first bytes, up to the indexer's
 /// cap), if it is an error line; `previous` is the last error line's text
 /// (Treeherder skips a line equal to it).
 pub fn classify(line: &[u8], dialect: Dialect, previous: &mut Vec<u8>) -> Option<Rank> {
-    let line = &line[..line.len().min(CLASSIFY_BYTES)];
+    let line =
+        if line.len() > CLASSIFY_BYTES && memchr::memchr(b'\r', line.trim_ascii_end()).is_none() {
+            &line[..CLASSIFY_BYTES]
+        } else {
+            line
+        };
     if dialect == Dialect::Taskcluster {
         return super::treeherder::classify(line, previous);
     }
@@ -288,10 +296,7 @@ fn holds_at(text: &[u8], pattern: &str, at: usize) -> bool {
     let before = at.checked_sub(1).map(|i| text[i]);
     let after = text.get(at + pattern.len()).copied();
     let identifier = |b: u8| b == b'_' || b.is_ascii_alphanumeric();
-    if in_echo(&text[..at]) {
-        return false;
-    }
-    match pattern {
+    let here = match pattern {
         b"error:" | b"ERROR:" | b"error[" | b"fatal:" => !before.is_some_and(identifier),
         // A word, not a query's `status=FAILED&…`.
         b"FAILED" => {
@@ -300,7 +305,8 @@ fn holds_at(text: &[u8], pattern: &str, at: usize) -> bool {
         }
         b"Error:" => !before.is_some_and(|b| b == b'_' || b.is_ascii_digit()),
         _ => true,
-    }
+    };
+    here && !in_echo(&text[..at])
 }
 
 /// Whether the text before a match opens an `echo "…` (a command line
