@@ -320,7 +320,10 @@ fn holds_at(text: &[u8], pattern: &str, at: usize) -> bool {
 /// that make or a script echoes, which prints the error word only if it
 /// runs: openwrt's `… else echo "ERROR: module '$mod' is missing." >&2`).
 fn in_echo(before: &[u8]) -> bool {
-    memchr::memmem::rfind(before, b"echo ")
+    // Built once: building a searcher costs more than searching a line.
+    static ECHO: LazyLock<memchr::memmem::FinderRev<'static>> =
+        LazyLock::new(|| memchr::memmem::FinderRev::new(b"echo "));
+    ECHO.rfind(before)
         .is_some_and(|at| before[at..].iter().any(|&b| b == b'"' || b == b'\''))
 }
 
