@@ -9,7 +9,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::outline::{self, ERROR_STEMS, LINE_PREFIX_BYTES};
+use super::outline::{ERROR_STEMS, LINE_SCAN_BYTES, LineReader, MARKER_STEMS};
 use super::{Indexed, LogIndex};
 use crate::store::{ArrivalWalk, Cursor, Phase, ReadError};
 
@@ -18,15 +18,20 @@ pub(super) struct Indexer {
     index: LogIndex,
     cursor: Cursor,
     arrivals: Option<ArrivalWalk>,
+    /// The error stems and the mid-line marker stems, in one automaton.
     errors: Option<AhoCorasick>,
+    /// The dialect so far, and what the error rules remember.
+    reader: LineReader,
     /// Where the next chunk starts.
     pos: u64,
     /// The line being read: its number, start, and first bytes.
     line: u64,
     line_start: u64,
     prefix: Vec<u8>,
-    /// Whether it holds an error stem (a candidate error line).
+    /// Whether it holds an error stem (a candidate error line), and a
+    /// mid-line marker's stem.
     line_error: bool,
+    line_marker: bool,
     /// The end of the last chunk, for patterns split between two chunks.
     overlap: Vec<u8>,
     /// When the log's length was last looked at, and what it was: how the
@@ -76,7 +81,12 @@ fn yield_the_cpu() {
 /// Bytes of the last chunk searched again with the next one: one less than
 /// the longest stem.
 fn overlap_bytes() -> usize {
-    ERROR_STEMS.iter().map(|p| p.len()).max().unwrap_or(1) - 1
+    stems().map(str::len).max().unwrap_or(1) - 1
+}
+
+/// What the automaton looks for: the error stems, then the marker stems.
+fn stems() -> impl Iterator<Item = &'static str> {
+    ERROR_STEMS.iter().chain(MARKER_STEMS.iter()).copied()
 }
 
 impl Indexer {
@@ -90,7 +100,7 @@ impl Indexer {
         // not matter.
         let errors = match AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostFirst)
-            .build(ERROR_STEMS)
+            .build(stems())
         {
             Ok(automaton) => Some(automaton),
             Err(err) => {
@@ -106,11 +116,13 @@ impl Indexer {
             index,
             arrivals,
             errors,
+            reader: LineReader::default(),
             pos: 0,
             line: 1,
             line_start: 0,
-            prefix: Vec::with_capacity(LINE_PREFIX_BYTES),
+            prefix: Vec::with_capacity(1024),
             line_error: false,
+            line_marker: false,
             overlap: Vec::new(),
             looked: (Instant::now(), 0),
         }
@@ -193,17 +205,26 @@ impl Indexer {
         let mut errors = errors.iter().peekable();
         let mut starts = Vec::new();
         let mut from = 0;
+        // The last lines of the chunk that are whole in it (their starts):
+        // the outline takes the time of the last one that has one.
+        let mut recent = [usize::MAX; 4];
         for newline in memchr::memchr_iter(b'\n', chunk) {
             let end = self.pos + newline as u64;
-            while errors.next_if(|&&at| at <= end).is_some() {
-                self.line_error = true;
+            while let Some(&(_, marker)) = errors.next_if(|&&(at, _)| at <= end) {
+                if marker {
+                    self.line_marker = true;
+                } else {
+                    self.line_error = true;
+                }
             }
             let line = &chunk[from..newline];
             if self.line_start >= self.pos {
                 // The whole line is in this chunk: its start is looked at
                 // in place (most lines; copying them cost a tenth of the
                 // indexer's time).
-                self.end_line(&line[..line.len().min(LINE_PREFIX_BYTES)]);
+                self.end_line(&line[..line.len().min(LINE_SCAN_BYTES)]);
+                recent.rotate_right(1);
+                recent[0] = from;
             } else {
                 // It began in an earlier chunk: its start was kept.
                 self.take_prefix(line);
@@ -218,17 +239,23 @@ impl Indexer {
             from = newline + 1;
         }
         self.take_prefix(&chunk[from..]);
-        if errors.next().is_some() {
-            self.line_error = true;
+        for &(_, marker) in errors {
+            if marker {
+                self.line_marker = true;
+            } else {
+                self.line_error = true;
+            }
         }
+        self.note_time(chunk, &recent);
         self.pos += chunk.len() as u64;
         self.index.lines().push(&starts)
     }
 
-    /// Absolute offsets where an error pattern *ends* in `chunk` (or in the
-    /// last chunk's end and this one's start), in order. A match that ended
-    /// in the last chunk was counted there.
-    fn error_ends(&mut self, chunk: &[u8]) -> Vec<u64> {
+    /// Absolute offsets where a stem *ends* in `chunk` (or in the last
+    /// chunk's end and this one's start), in order, each with whether it is
+    /// a marker's stem (else an error's). A match that ended in the last
+    /// chunk was counted there.
+    fn error_ends(&mut self, chunk: &[u8]) -> Vec<(u64, bool)> {
         let Some(automaton) = &self.errors else {
             return Vec::new();
         };
@@ -241,15 +268,16 @@ impl Indexer {
         let before = seam.len();
         let base = self.pos - before as u64;
         seam.extend_from_slice(&chunk[..keep.min(chunk.len())]);
-        let mut ends: Vec<u64> = automaton
+        let marker = |m: &aho_corasick::Match| m.pattern().as_usize() >= ERROR_STEMS.len();
+        let mut ends: Vec<(u64, bool)> = automaton
             .find_iter(&seam)
             .filter(|m| m.start() < before && m.end() > before)
-            .map(|m| base + m.end() as u64)
+            .map(|m| (base + m.end() as u64, marker(&m)))
             .collect();
         ends.extend(
             automaton
                 .find_iter(chunk)
-                .map(|m| self.pos + m.end() as u64),
+                .map(|m| (self.pos + m.end() as u64, marker(&m))),
         );
         // What the next seam needs: the last `keep` bytes of the log so far
         // (all from this chunk unless it is shorter than that).
@@ -266,23 +294,43 @@ impl Indexer {
         ends
     }
 
-    /// Keeps the start of the current line, up to [`LINE_PREFIX_BYTES`]:
+    /// Keeps the start of the current line, up to [`LINE_SCAN_BYTES`]:
     /// what a line that continues in the next chunk needs.
     fn take_prefix(&mut self, bytes: &[u8]) {
-        let room = LINE_PREFIX_BYTES.saturating_sub(self.prefix.len());
+        let room = LINE_SCAN_BYTES.saturating_sub(self.prefix.len());
         self.prefix
             .extend_from_slice(&bytes[..room.min(bytes.len())]);
     }
 
     /// The current line is complete, `prefix` its first bytes (at most
-    /// [`LINE_PREFIX_BYTES`]): the outline gets it if it may matter.
+    /// [`LINE_SCAN_BYTES`]): the outline gets it if it may matter.
     fn end_line(&mut self, prefix: &[u8]) {
-        let error = std::mem::take(&mut self.line_error) && outline::is_error_line(prefix);
-        if error || outline::may_be_marker(prefix) {
+        let error = std::mem::take(&mut self.line_error);
+        let marker = std::mem::take(&mut self.line_marker);
+        let look = self.reader.look(prefix, error, marker);
+        if look.matters() {
             let micros = self.micros_at(self.line_start);
             self.index
                 .outline_lock()
-                .line(self.line, self.line_start, micros, prefix, error);
+                .line(self.line, self.line_start, micros, prefix, look);
+        }
+    }
+
+    /// Gives the outline the time of the chunk's last line that has one
+    /// (of the last few whole lines, `recent`, latest first), so that a
+    /// section open at the log's end ends at the log's last time. Once per
+    /// chunk, and only in a log whose lines carry times.
+    fn note_time(&mut self, chunk: &[u8], recent: &[usize; 4]) {
+        if !super::outline::has_line_times(self.reader.dialect()) {
+            return;
+        }
+        let mut outline = self.index.outline_lock();
+        for &from in recent.iter().filter(|&&f| f != usize::MAX) {
+            let end = memchr::memchr(b'\n', &chunk[from..]).map_or(chunk.len(), |n| from + n);
+            let line = &chunk[from..end.min(from + 256)];
+            if outline.time(line) {
+                return;
+            }
         }
     }
 
@@ -300,6 +348,7 @@ impl Indexer {
         if self.pos > self.line_start {
             let prefix = std::mem::take(&mut self.prefix);
             self.end_line(&prefix);
+            self.index.outline_lock().time(&prefix);
             last = self.line;
         }
         let end = self.pos.saturating_sub(1);

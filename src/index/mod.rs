@@ -10,11 +10,14 @@
 //! off the upload's thread and off the runtime that serves readers; while
 //! the log arrives in a burst (faster than any CI task writes) it waits for
 //! the burst to end rather than take the upload's caches and CPU. For
-//! each chunk it finds the newlines (`memchr`) and the error patterns
-//! (one Aho-Corasick pass over the chunk), records the line starts with one
-//! lock, and hands the outline only the lines that matter to it: a line
-//! that may be a section marker (by its first byte) or holds an error. A
-//! line is looked at in place in its chunk, not copied, unless it spans two.
+//! each chunk it finds the newlines (`memchr`) and the stems of error
+//! patterns and of mid-line markers (one Aho-Corasick pass over the
+//! chunk), records the line starts with one lock, and hands the outline
+//! only the lines that matter to it: a line that may be a section marker in
+//! the log's dialect (by its first bytes, or a marker stem in it), that
+//! tells the dialect, or that an error rule matches (only lines holding an
+//! error stem are checked). A line is looked at in place in its chunk, not
+//! copied, unless it spans two.
 //! Readers wait for it through a notifier, as they wait for the upload:
 //! [`LogIndex::wait_for`].
 //!
@@ -31,7 +34,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 
 pub use lines::LineIndex;
-pub use outline::{ERROR_PATTERNS, ErrorLine, Kind, Outline, Section};
+pub use outline::{Dialect, ERROR_PATTERNS, ErrorLine, Kind, Outline, Section};
 
 use crate::runtime_thread::{OwnRuntime, RuntimeThread};
 use crate::store::{LogStore, Phase};

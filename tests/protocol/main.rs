@@ -24,6 +24,7 @@ mod lines;
 mod observe;
 mod outline;
 mod ranges;
+mod real_corpus;
 mod real_logs;
 mod search;
 mod search_limits;

@@ -84,7 +84,18 @@ fn a_github_actions_log_has_its_groups_and_its_first_error() {
         "{}",
         text(0)
     );
-    assert_eq!(errors["first"], errors["lines"][0]);
+    // The first error is the first failure line (rank 1), the test
+    // harness's summary, not the first line a tool reported (issue 25).
+    assert_eq!(errors["lines"][0]["rank"], 2);
+    assert_eq!(errors["first"]["rank"], 1);
+    assert!(
+        errors["first"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("test result: FAILED."),
+        "{}",
+        errors["first"]
+    );
     assert!(errors["total"].as_u64().unwrap() >= 4, "{errors}");
     let all: Vec<String> = (0..errors["total"].as_u64().unwrap() as usize)
         .map(text)
@@ -106,7 +117,7 @@ fn a_github_actions_log_has_its_groups_and_its_first_error() {
             .lines()
             .nth(line - 1)
             .unwrap()
-            .ends_with("... FAILED")
+            .contains("test result: FAILED.")
     );
 }
 
@@ -129,10 +140,15 @@ fn a_gitlab_log_has_nested_sections_by_their_headers() {
     assert_eq!((got[3].2, got[3].3), (20, 24));
     assert_eq!(doc["sections"][3]["parent"], 2);
     assert_eq!(doc["sections"][0]["kind"], "gitlab");
-    // rustc's coloured error is the first; the step that failed holds it.
+    // rustc's coloured error is the first error line; the step that
+    // failed holds it. The first error is the runner's verdict, rank 1.
+    let lines = &doc["errors"]["lines"];
+    assert_eq!(lines[0]["line"], 26);
+    assert_eq!(lines[0]["section"], 2);
+    assert_eq!(lines[0]["rank"], 2);
     let first = &doc["errors"]["first"];
-    assert_eq!(first["line"], 26);
-    assert_eq!(first["section"], 2);
+    assert_eq!(first["line"], 32);
+    assert_eq!(first["rank"], 1);
     assert_eq!(doc["sections"][2]["errors"], 2);
     assert_eq!(doc["errors"]["total"], 3, "and GitLab's ERROR: Job failed");
 }

@@ -10,19 +10,27 @@
 //!  "sections": [{"index": 0, "name": "Build", "kind": "github",
 //!                "first_line": 3, "last_line": 40, "open": false,
 //!                "start": "2026-12-03T07:31:51.123456Z", "duration_secs": 12.5,
-//!                "depth": 0, "parent": null, "errors": 1}],
-//!  "sections_dropped": 0,
+//!                "times": "log", "depth": 0, "parent": null, "errors": 1}],
+//!  "sections_dropped": 0, "dialect": "github",
 //!  "errors": {"total": 1, "first": {"line": 20, "offset": 900,
-//!             "text": "error: ...", "section": 0},
-//!             "lines": [...], "patterns": ["error:", ...]}}
+//!             "text": "##[error]...", "section": 0, "rank": 1},
+//!             "lines": [...], "patterns": [["^##[error]", ...], ["error:", ...]]}}
 //! ```
 //!
-//! `bytes` and `lines` say how much of the log the outline covers; `start`
-//! is the arrival of a section's first line, `duration_secs` the time from
-//! it to the arrival of the line that closed it (`null` while it is open).
+//! `bytes` and `lines` say how much of the log the outline covers.
+//! `dialect` is the CI system the log's markers were read as (`plain`
+//! until the log shows which). A section's `times` says where its `start`
+//! and `duration_secs` come from: `"log"`, the times the log itself gives
+//! (the runner's line prefixes, Buildkite's `_bk;t=` milliseconds, GitLab's
+//! marker epochs, Taskcluster's bracketed times, Travis' timers, Jenkins'
+//! Timestamper), so a log replayed after the fact shows the durations the
+//! job had; `"arrival"`, the arrival of its first line and of the line that
+//! closed it. `duration_secs` is `null` while it is open. An error line's
+//! `rank` is 1 for the job's own failure lines, 2 for tools' errors;
+//! `first` is the first rank-1 line, else the first error line.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::stream;
@@ -37,7 +45,7 @@ use super::lines::rfc3339_micros;
 use super::slots::Admitted;
 use super::{Ask, ReadHandler};
 use crate::http::{BoxError, ResponseBody, empty, sse};
-use crate::index::{ERROR_PATTERNS, ErrorLine, Indexed, Kind, LogIndex, Section};
+use crate::index::{Dialect, ERROR_PATTERNS, ErrorLine, Indexed, Kind, LogIndex, Section};
 use crate::store::{Arrivals, Phase};
 
 /// Least time between two documents of a live outline's event stream
@@ -95,6 +103,7 @@ struct Document<'a> {
     lines: u64,
     sections: Vec<SectionDoc<'a>>,
     sections_dropped: u64,
+    dialect: Dialect,
     errors: Errors<'a>,
 }
 
@@ -108,6 +117,7 @@ struct SectionDoc<'a> {
     open: bool,
     start: Option<String>,
     duration_secs: Option<f64>,
+    times: &'static str,
     depth: usize,
     parent: Option<usize>,
     errors: u64,
@@ -118,19 +128,7 @@ struct Errors<'a> {
     total: u64,
     first: Option<&'a ErrorLine>,
     lines: &'a [ErrorLine],
-    patterns: &'static [&'static str],
-}
-
-impl Serialize for ErrorLine {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut e = s.serialize_struct("ErrorLine", 4)?;
-        e.serialize_field("line", &self.line)?;
-        e.serialize_field("offset", &self.offset)?;
-        e.serialize_field("text", &self.text)?;
-        e.serialize_field("section", &self.section)?;
-        e.end()
-    }
+    patterns: &'static [&'static [&'static str]; 2],
 }
 
 /// The outline document as it stands, one line of JSON and a newline.
@@ -149,9 +147,10 @@ fn document(index: &LogIndex) -> String {
             .map(|(i, s)| section_doc(i, s, arrivals.map(Arc::as_ref)))
             .collect(),
         sections_dropped: outline.sections_dropped,
+        dialect: outline.dialect,
         errors: Errors {
             total: outline.error_total,
-            first: outline.errors.first(),
+            first: outline.first_error(),
             lines: &outline.errors,
             patterns: &ERROR_PATTERNS,
         },
@@ -162,8 +161,32 @@ fn document(index: &LogIndex) -> String {
     json
 }
 
+/// A time the log gave (nanoseconds since the Unix epoch) as RFC 3339.
+fn log_time(nanos: i64) -> String {
+    let at = match u64::try_from(nanos) {
+        Ok(n) => UNIX_EPOCH + Duration::from_nanos(n),
+        Err(_) => UNIX_EPOCH - Duration::from_nanos(nanos.unsigned_abs()),
+    };
+    rfc3339_micros(at)
+}
+
 fn section_doc<'a>(index: usize, s: &'a Section, arrivals: Option<&Arrivals>) -> SectionDoc<'a> {
     let micros = |m: u64| Duration::from_micros(m);
+    let (start, duration_secs, times) = match s.log_start {
+        Some(start) => (
+            Some(log_time(start)),
+            s.last_line
+                .and(s.log_end)
+                .map(|end| end.saturating_sub(start).max(0) as f64 / 1e9),
+            "log",
+        ),
+        None => (
+            arrivals.map(|a| rfc3339_micros(a.wall_time(s.start_micros))),
+            s.end_micros
+                .map(|end| micros(end.saturating_sub(s.start_micros)).as_secs_f64()),
+            "arrival",
+        ),
+    };
     SectionDoc {
         index,
         name: &s.name,
@@ -171,10 +194,9 @@ fn section_doc<'a>(index: usize, s: &'a Section, arrivals: Option<&Arrivals>) ->
         first_line: s.first_line,
         last_line: s.last_line,
         open: s.last_line.is_none(),
-        start: arrivals.map(|a| rfc3339_micros(a.wall_time(s.start_micros))),
-        duration_secs: s
-            .end_micros
-            .map(|end| micros(end.saturating_sub(s.start_micros)).as_secs_f64()),
+        start,
+        duration_secs,
+        times,
         depth: s.depth,
         parent: s.parent,
         errors: s.errors,

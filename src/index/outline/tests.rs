@@ -3,20 +3,36 @@
 
 use super::*;
 
-/// The outline of `log`, each line arriving a second after the last.
-fn outline(log: &str) -> Outline {
+/// The outline of `log`, each line arriving a second after the last (every
+/// line looked at as if the indexer had found a stem in it).
+pub(super) fn outline(log: &str) -> Outline {
     let mut o = Outline::default();
+    let mut reader = LineReader::default();
     let mut offset = 0;
     let mut last = 0;
     for (i, line) in log.split_terminator('\n').enumerate() {
         let n = i as u64 + 1;
-        let error = is_error_line(line.as_bytes());
-        o.line(n, offset, n * 1_000_000, line.as_bytes(), error);
+        let look = reader.look(line.as_bytes(), true, true);
+        if look.matters() {
+            o.line(n, offset, n * 1_000_000, line.as_bytes(), look);
+        } else {
+            o.time(line.as_bytes());
+        }
         offset += line.len() as u64 + 1;
         last = n;
     }
     o.finish(last, last * 1_000_000);
     o
+}
+
+/// Whether a line of a log with no evidence is an error line.
+fn is_error_line(line: &[u8]) -> bool {
+    errors::classify(line, Dialect::Plain, &mut Vec::new()).is_some()
+}
+
+/// The markers a line of a log with no evidence holds.
+fn marker(line: &[u8]) -> Option<dialects::Marker> {
+    dialects::markers(line, Dialect::Plain).into_iter().next()
 }
 
 fn names(o: &Outline) -> Vec<(&str, usize, u64, Option<u64>)> {
@@ -29,12 +45,12 @@ fn names(o: &Outline) -> Vec<(&str, usize, u64, Option<u64>)> {
 #[test]
 fn github_groups_with_timestamps_and_errors() {
     let log = "2024-05-01T10:00:00.0000000Z ##[group]Run actions/checkout@v4\n\
-               checking out\n\
+               echo \"error: in a step header\"\n\
                2024-05-01T10:00:01.0000000Z ##[endgroup]\n\
-               ::group::Build\n\
-               \x1b[31merror[E0425]: cannot find value `x`\x1b[0m\n\
-               ::endgroup::\n\
-               done\n";
+               2024-05-01T10:00:02.0000000Z ##[group]Build\n\
+               2024-05-01T10:00:03.0000000Z \x1b[31merror[E0425]: cannot find value `x`\x1b[0m\n\
+               2024-05-01T10:00:04.5000000Z ##[endgroup]\n\
+               2024-05-01T10:00:05.0000000Z done\n";
     let o = outline(log);
     assert_eq!(
         names(&o),
@@ -47,9 +63,15 @@ fn github_groups_with_timestamps_and_errors() {
     assert_eq!(o.error_total, 1);
     assert_eq!(o.errors[0].line, 5);
     assert_eq!(o.errors[0].section, Some(1));
-    // Durations come from the arrival of the first and closing lines.
+    // Arrival of the first and closing lines, and the log's own times.
     assert_eq!(o.sections[0].start_micros, 1_000_000);
     assert_eq!(o.sections[0].end_micros, Some(3_000_000));
+    let second = 1_000_000_000;
+    assert_eq!(o.sections[1].log_start, Some(1_714_557_602 * second));
+    assert_eq!(
+        o.sections[1].log_end,
+        Some(1_714_557_604 * second + second / 2)
+    );
 }
 
 #[test]
@@ -98,12 +120,15 @@ fn buildkite_headers_follow_one_another_and_taskcluster_phases_nest() {
         names(&o),
         [
             ("Task", 0, 2, Some(7)),
-            ("Executing command 0: make", 1, 3, Some(4)),
-            ("Executing command 1: make test", 1, 5, Some(7)),
+            ("Executing command 0", 1, 3, Some(4)),
+            ("Executing command 1", 1, 5, Some(6)),
         ]
     );
-    assert_eq!(o.error_total, 2);
-    assert_eq!(o.errors[1].section, None, "after the task");
+    // Treeherder's rules: a Rust panic is no error of a Firefox CI task,
+    // the worker's `[taskcluster:error]` is its failure.
+    assert_eq!(o.error_total, 1);
+    assert_eq!(o.errors[0].section, None, "after the task");
+    assert_eq!(o.errors[0].rank, Rank::Failure);
 }
 
 #[test]
