@@ -12,26 +12,10 @@
 use std::sync::LazyLock;
 
 use aho_corasick::{AhoCorasick, MatchKind};
-use serde::Serialize;
 
 use super::dialects::Dialect;
+pub use super::rank::Rank;
 use super::text::{runner_prefix, without_escapes};
-
-/// How much an error line says about the job's failure.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Rank {
-    /// The job's own failure line: the CI system's verdict or annotation,
-    /// a test harness's failure, a step's non-zero exit.
-    Failure = 1,
-    /// A tool's error report.
-    Tool = 2,
-}
-
-impl Serialize for Rank {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u8(*self as u8)
-    }
-}
 
 /// What a line must hold, escapes or not, to be looked at as a candidate
 /// error line: a part of every pattern below that colours do not split.

@@ -31,6 +31,7 @@ use serde::Serialize;
 
 mod dialects;
 mod errors;
+mod rank;
 mod sections;
 mod text;
 mod treeherder;

@@ -7,7 +7,7 @@
 
 use memchr::memmem;
 
-use super::errors::Rank;
+use super::rank::Rank;
 
 /// `IN_SEARCH_TERMS`: an error wherever it is in the line.
 const IN_SEARCH_TERMS: [&str; 18] = [
