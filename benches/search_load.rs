@@ -1,4 +1,4 @@
-//! Searches against live readers (issue 28): does a burst of whole-log
+//! Searches against live readers: does a burst of whole-log
 //! searches delay the live log and small requests? The release binary over
 //! real sockets, quiet and loaded runs alternated.
 //!

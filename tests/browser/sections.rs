@@ -5,9 +5,9 @@
 //! `ci-job.log` is a GitLab runner job trace (its `section_start` /
 //! `section_end` markers with `\r\e[0K` headers, colours, its closing
 //! `ERROR: Job failed`) around a script that groups its steps in nested
-//! GitLab sections (it grouped them the GitHub Actions way, `::group::`,
-//! until issue 25: one CI system's markers do not fire in another's log,
-//! and GitLab's viewer folds only its own); the steps' output is real
+//! GitLab sections (not the GitHub Actions way, `::group::`: one CI
+//! system's markers do not fire in another's log, and GitLab's viewer folds
+//! only its own); the steps' output is real
 //! `rustc`, `cargo build` and `cargo test` output (`--color always`, one
 //! test failing), with the paths rewritten to a runner's.
 
@@ -270,7 +270,7 @@ async fn viewer_jumps_to_the_first_error_unfolding_its_section() {
     )
     .await;
     // The first error is the first failure line (rank 1): the test
-    // harness's summary, not the first line a tool reported (issue 25).
+    // harness's summary, not the first line a tool reported.
     assert_eq!(b.js("return location.hash;").await, json!("#L72"));
     assert_eq!(
         line_on_screen(&b, 72).await.as_deref(),

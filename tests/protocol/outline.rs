@@ -85,7 +85,7 @@ fn a_github_actions_log_has_its_groups_and_its_first_error() {
         text(0)
     );
     // The first error is the first failure line (rank 1), the test
-    // harness's summary, not the first line a tool reported (issue 25).
+    // harness's summary, not the first line a tool reported.
     assert_eq!(errors["lines"][0]["rank"], 2);
     assert_eq!(errors["first"]["rank"], 1);
     assert!(

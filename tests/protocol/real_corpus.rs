@@ -1,4 +1,4 @@
-//! The outline on logs CI systems really wrote (issue 25): every log of the
+//! The outline on logs CI systems really wrote: every log of the
 //! real-log corpus (`tests/data/real/<system>/`, or wherever
 //! `LIVELOG_REAL_LOGS` points; the logs are not in the repository, see
 //! `tests/data/real/README.md`) is uploaded to a daemon in this process and

@@ -4,7 +4,7 @@
 //! A search reads and matches the whole stored log: about a second of a
 //! core per GiB, more for a costly pattern. Run on the runtime that serves
 //! readers, a burst of searches delays every live line and every request by
-//! hundreds of milliseconds (issue 28). So:
+//! hundreds of milliseconds (measured in `docs/performance.md`). So:
 //!
 //! * each search scans on a small runtime of livelog's own (`livelog-scan`
 //!   threads, one a scan slot up to the number of cores, started at the
