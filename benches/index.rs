@@ -35,7 +35,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -53,7 +53,7 @@ fn main() {
     );
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("livelog-bench-index");
     std::fs::create_dir_all(&dir).unwrap();
-    let log = make_log(&dir, mb * MIB);
+    let log = common::data::repeated_cargo_log(&dir, mb * MIB);
     let lines = count_lines(&log);
     println!(
         "log: {} ({} MiB, {lines} lines, this project's cargo build -vv output repeated); {runs} runs each, alternated",
@@ -80,29 +80,6 @@ fn main() {
             jumps(&d, lines, runs);
         }
     }
-}
-
-/// The log: the cargo output repeated to `size` bytes (whole lines), made
-/// once and synced, so its dirty pages do not throttle the first run.
-fn make_log(dir: &Path, size: u64) -> PathBuf {
-    let path = dir.join(format!("ci-{}.log", size / MIB));
-    if std::fs::metadata(&path).is_ok_and(|m| m.len() >= size) {
-        return path;
-    }
-    let gz: &[u8] = include_bytes!("../tests/data/cargo-build-vv.log.gz");
-    let mut one = Vec::new();
-    flate2::read::GzDecoder::new(gz)
-        .read_to_end(&mut one)
-        .unwrap();
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    let mut written = 0;
-    while written < size {
-        file.write_all(&one).unwrap();
-        written += one.len() as u64;
-    }
-    file.into_inner().unwrap().sync_all().unwrap();
-    Command::new("sync").status().unwrap();
-    path
 }
 
 fn count_lines(path: &Path) -> u64 {

@@ -39,7 +39,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -64,7 +64,7 @@ fn main() {
     let quiet = Duration::from_secs(env_or("LIVELOG_BENCH_QUIET_SECS", 5));
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("livelog-bench-search");
     std::fs::create_dir_all(&dir).unwrap();
-    let log = make_log(&dir, mb * MIB);
+    let log = common::data::repeated_cargo_log(&dir, mb * MIB);
 
     let d = daemon(&dir);
     let mut up = Uploader::start(d.put);
@@ -354,27 +354,6 @@ fn url_encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// This project's `cargo build -vv` output repeated to `size` bytes.
-fn make_log(dir: &Path, size: u64) -> PathBuf {
-    let path = dir.join(format!("ci-{}.log", size / MIB));
-    if std::fs::metadata(&path).is_ok_and(|m| m.len() >= size) {
-        return path;
-    }
-    let gz: &[u8] = include_bytes!("../tests/data/cargo-build-vv.log.gz");
-    let mut one = Vec::new();
-    flate2::read::GzDecoder::new(gz)
-        .read_to_end(&mut one)
-        .unwrap();
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    let mut written = 0;
-    while written < size {
-        file.write_all(&one).unwrap();
-        written += one.len() as u64;
-    }
-    file.into_inner().unwrap().sync_all().unwrap();
-    path
 }
 
 /// The daemon, with `LIVELOG_BENCH_DAEMON_ENV`'s settings.

@@ -77,7 +77,8 @@ pub(super) fn fanout(path: &Path, expected: &Arc<Vec<u8>>, stalled: bool) -> Row
 }
 
 /// The fan-out with 8 `curl -o /dev/null` readers (byte counts checked, not
-/// contents), against 8 raw copies into `/dev/null`: the floor.
+/// contents), against 8 raw copies into `/dev/null`: the floor no server can beat,
+/// so the ratio says what livelog's fan-out costs.
 pub(super) fn fanout_to_null(path: &Path, expected: &Arc<Vec<u8>>) -> Row {
     const READERS: usize = 8;
     let len = expected.len();

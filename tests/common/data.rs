@@ -49,3 +49,30 @@ impl Checker {
         self.received == self.expected.len() && self.matched == self.received
     }
 }
+
+/// This project's `cargo build -vv --color always` output
+/// (`tests/data/cargo-build-vv.log.gz`) repeated to at least `size` bytes,
+/// in whole copies, as `dir/ci-<MiB>.log`: made once (a file already that
+/// long is reused) and synced, so its dirty pages do not throttle the
+/// benchmark that writes it next.
+pub fn repeated_cargo_log(dir: &std::path::Path, size: u64) -> std::path::PathBuf {
+    use std::io::{Read, Write};
+    let path = dir.join(format!("ci-{}.log", size >> 20));
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() >= size) {
+        return path;
+    }
+    let gz: &[u8] = include_bytes!("../data/cargo-build-vv.log.gz");
+    let mut one = Vec::new();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_end(&mut one)
+        .unwrap();
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut written = 0;
+    while written < size {
+        file.write_all(&one).unwrap();
+        written += one.len() as u64;
+    }
+    file.into_inner().unwrap().sync_all().unwrap();
+    std::process::Command::new("sync").status().unwrap();
+    path
+}

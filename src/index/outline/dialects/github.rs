@@ -6,8 +6,9 @@
 //! GitHub docs, "Workflow commands: grouping log lines"), always at the
 //! message's start.
 //!
-//! Groups do not nest (actions/runner issue 802): a `##[group]` while one
-//! is open ends it on the line before. `::group::` at a message's start is
+//! Groups do not nest (the runner's log viewer has one level of groups,
+//! as its maintainers say on its tracker): a `##[group]` while one is open
+//! ends it on the line before. `::group::` at a message's start is
 //! read too (a log piped from a step, not rendered by the runner); echoed
 //! by xtrace (`+ echo '::group::…'`) it is not at the start, and is text.
 
