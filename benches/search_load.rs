@@ -10,27 +10,43 @@
 //! The scenario: a live log of `LIVELOG_BENCH_SEARCH_MB` MiB (this
 //! project's `cargo build -vv` output repeated, as `benches/index.rs`), a
 //! line written every 50 ms, one live reader at its end (`?tail=1`), and a
-//! small request (`?lines=5`, a fresh connection each) every 100 ms.
+//! small request (`?lines=5`, a fresh connection each) every 100 ms. Each
+//! round has four runs, alternated:
 //! * quiet: that alone, for `LIVELOG_BENCH_QUIET_SECS`;
-//! * loaded: the same while `LIVELOG_BENCH_SEARCHES` searches for
-//!   `LIVELOG_BENCH_SEARCH_PATTERN` (a regular expression) start at once,
-//!   `curl` each from a loopback address of its own, until every one has
-//!   answered completely. A search refused (`429`, `503`) retries after its
-//!   `Retry-After`, as the viewer does, so the searches' total time
-//!   includes the waits.
+//! * spinning: the same while every core runs a busy loop at `SCHED_IDLE`
+//!   (`chrt -i 0`), the lowest priority Linux has: what a busy machine
+//!   costs the live line whatever the priorities (a raw baseline);
+//! * elsewhere: while `LIVELOG_BENCH_SEARCHES` searches run against a
+//!   second livelog holding the same (complete) log on the same machine:
+//!   the searches' cost to the machine, without livelog's threads and locks
+//!   shared with the live line (a second baseline);
+//! * loaded: while the same searches run against this livelog.
+//!
+//! The searches look for `LIVELOG_BENCH_SEARCH_PATTERN` (a regular
+//! expression), start at once, `curl` each from a loopback address of its
+//! own, until every one has answered completely. A search refused (`429`,
+//! `503`) retries after its `Retry-After`, as the viewer does, so the
+//! searches' total time includes the waits. Each answer goes through
+//! `tail`, which keeps its last line (the total): a search can answer with
+//! as many bytes as the log holds (about 117 MB each here), which the bench
+//! would otherwise hold and scan at livelog's priority. The `curl`s stand
+//! for browsers on other machines, so they run at nice 19 by default.
 //!
 //! Printed per run: the live line's write→reader latency p50 / p99, the
-//! small request's median / max, and for loaded runs the searches' total
-//! time, how many answered completely and how many refusals they met.
+//! small request's median / max, and for runs with searches their total
+//! time, how many answered completely and how many refusals they met; then
+//! the baselines and a summary.
 //!
 //! Knobs: `LIVELOG_BENCH_SEARCH_MB` (256), `LIVELOG_BENCH_SEARCH_PATTERN`
 //! (`(erro|fail).*crate`), `LIVELOG_BENCH_SEARCHES` (20),
-//! `LIVELOG_BENCH_SEARCH_ROUNDS` (3 quiet + 3 loaded), `LIVELOG_BENCH_QUIET_SECS`
-//! (5), `LIVELOG_BENCH_DAEMON_ENV` (extra `NAME=VALUE,…` for the daemon,
-//! e.g. `LIVELOG_MAX_SEARCHES=20,LIVELOG_MAX_SEARCHES_PER_ADDRESS=20`),
-//! `LIVELOG_BENCH_CLIENT_NICE` (0: the nice value the searches' `curl`s
-//! run at; 19 tells their CPU from livelog's), `LIVELOG_BENCH_BIN` (the
-//! binary; default the release build cargo made). Needs `curl` and `nice`.
+//! `LIVELOG_BENCH_SEARCH_ROUNDS` (3 rounds of four runs),
+//! `LIVELOG_BENCH_QUIET_SECS` (5, also the spinning run's time),
+//! `LIVELOG_BENCH_DAEMON_ENV` (extra `NAME=VALUE,…` for both daemons, e.g.
+//! `LIVELOG_MAX_SEARCHES=20,LIVELOG_MAX_SEARCHES_PER_ADDRESS=20`),
+//! `LIVELOG_BENCH_CLIENT_NICE` (19: the nice value the searches' clients
+//! run at; `idle` runs them at `SCHED_IDLE`), `LIVELOG_BENCH_BIN` (the
+//! binary; default the release build cargo made). Needs `curl`, `bash`,
+//! `tail`, `nice` and `chrt`.
 
 // Tests and benchmarks panic on what they did not expect, and time the real
 // process from outside with std's clock: the lint policy is livelog's own.
@@ -61,22 +77,22 @@ fn main() {
     let pattern: String = env_or("LIVELOG_BENCH_SEARCH_PATTERN", "(erro|fail).*crate".into());
     let searches: usize = env_or("LIVELOG_BENCH_SEARCHES", 20);
     let rounds: usize = env_or("LIVELOG_BENCH_SEARCH_ROUNDS", 3);
-    let quiet = Duration::from_secs(env_or("LIVELOG_BENCH_QUIET_SECS", 5));
+    let quiet_for = Duration::from_secs(env_or("LIVELOG_BENCH_QUIET_SECS", 5));
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("livelog-bench-search");
     std::fs::create_dir_all(&dir).unwrap();
     let log = common::data::repeated_cargo_log(&dir, mb * MIB);
 
     let d = daemon(&dir);
     let mut up = Uploader::start(d.put);
-    let mut file = std::fs::File::open(&log).unwrap();
-    let mut buf = vec![0; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        up.chunk(&buf[..n]);
-    }
+    upload_file(&mut up, &log);
+    // The baseline: the same searches against a second livelog holding the
+    // same (complete) log, on the same machine. What the live line loses
+    // then is what the machine's CPU, memory and scheduler cost it, not
+    // livelog's sharing of threads and locks.
+    let elsewhere = daemon(&dir);
+    let mut other = Uploader::start(elsewhere.put);
+    upload_file(&mut other, &log);
+    assert_eq!(other.finish().0, 201);
     let stored = std::fs::metadata(&log).unwrap().len();
     println!(
         "log: {mb} MiB live ({}), pattern {pattern:?}, {searches} searches at once, {rounds} quiet and {rounds} loaded runs alternated",
@@ -117,17 +133,33 @@ fn main() {
         "?lines=5 failed after the upload of {stored} bytes"
     );
 
-    let mut quiet_p99 = Vec::new();
+    // Four runs a round, alternated: quiet; every core busy with a spinning
+    // loop at the lowest priority the kernel has; the searches against the
+    // second livelog; the searches against this one.
+    let mut quiet = Vec::new();
+    let mut spinning = Vec::new();
+    let mut elsewhere_runs = Vec::new();
     let mut loaded = Vec::new();
     for _ in 0..rounds {
         let q = run(&d, &latencies, || {
-            thread::sleep(quiet);
+            thread::sleep(quiet_for);
             (Duration::ZERO, 0, 0)
         });
-        quiet_p99.push(q.live_p99_us);
-        q.print("quiet ");
+        q.print("quiet    ");
+        quiet.push(q);
+        let s = run(&d, &latencies, || {
+            spin_idle(quiet_for);
+            (Duration::ZERO, 0, 0)
+        });
+        s.print("spinning ");
+        spinning.push(s);
+        let e = run(&d, &latencies, || {
+            searches_burst(elsewhere.get, &pattern, searches)
+        });
+        e.print("elsewhere");
+        elsewhere_runs.push(e);
         let l = run(&d, &latencies, || searches_burst(d.get, &pattern, searches));
-        l.print("loaded");
+        l.print("loaded   ");
         loaded.push(l);
     }
     stop.store(true, Ordering::SeqCst);
@@ -135,19 +167,61 @@ fn main() {
     assert_eq!(up.finish().0, 201);
     reader.join().unwrap();
 
-    let quiet_p99 = median(quiet_p99);
-    let worst_p99 = loaded.iter().map(|l| l.live_p99_us).max().unwrap_or(0);
+    let p99 = |runs: &[Run]| median(runs.iter().map(|r| r.live_p99_us).collect());
+    let worst = |runs: &[Run]| runs.iter().map(|r| r.live_p99_us).max().unwrap_or(0);
+    let ms = |us: u64| us as f64 / 1000.0;
+    let (quiet_p99, worst_p99) = (p99(&quiet), worst(&loaded));
     let worst_small = loaded.iter().map(|l| l.small_median_us).max().unwrap_or(0);
     let totals: Vec<u64> = loaded.iter().map(|l| l.total_ms).collect();
     println!(
-        "summary: live p99 quiet {:.2} ms (median), loaded {:.2} ms (worst) = {:.2}x; small request median loaded {:.2} ms (worst); searches' total time {} ms (median of {:?})",
-        quiet_p99 as f64 / 1000.0,
-        worst_p99 as f64 / 1000.0,
+        "baselines: live p99 (median of runs) quiet {:.2} ms, every core spinning at SCHED_IDLE {:.2} ms, the searches in another livelog {:.2} ms",
+        ms(quiet_p99),
+        ms(p99(&spinning)),
+        ms(p99(&elsewhere_runs)),
+    );
+    println!(
+        "summary: live p99 loaded {:.2} ms (median of runs; worst {:.2} ms) = {:.2}x quiet, {:.2}x the searches in another livelog; small request median loaded {:.2} ms (worst); searches' total time {} ms (median of {:?})",
+        ms(p99(&loaded)),
+        ms(worst_p99),
         worst_p99 as f64 / quiet_p99.max(1) as f64,
-        worst_small as f64 / 1000.0,
+        p99(&loaded) as f64 / p99(&elsewhere_runs).max(1) as f64,
+        ms(worst_small),
         median(totals.clone()),
         totals
     );
+}
+
+/// Keeps every core busy for `time` with a shell loop at `SCHED_IDLE`
+/// (`chrt -i 0`), the lowest priority Linux has: what the live line loses
+/// then is what a busy machine costs it, whatever the priorities.
+fn spin_idle(time: Duration) {
+    let cores = thread::available_parallelism().map_or(1, usize::from);
+    let mut spinners: Vec<_> = (0..cores)
+        .map(|_| {
+            Command::new("chrt")
+                .args(["-i", "0", "sh", "-c", "while :; do :; done"])
+                .spawn()
+                .expect("chrt (util-linux) is installed")
+        })
+        .collect();
+    thread::sleep(time);
+    for spinner in &mut spinners {
+        let _ = spinner.kill();
+        let _ = spinner.wait();
+    }
+}
+
+/// Uploads the file at `path` through `up`, a MiB at a time.
+fn upload_file(up: &mut Uploader, path: &Path) {
+    let mut file = std::fs::File::open(path).unwrap();
+    let mut buf = vec![0; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        up.chunk(&buf[..n]);
+    }
 }
 
 /// One run's figures.
@@ -249,39 +323,50 @@ fn searches_burst(get: SocketAddr, pattern: &str, searches: usize) -> (Duration,
         .map(|i| {
             let url = url.clone();
             let from = format!("127.0.{}.{}", 1 + i / 250, 1 + i % 250);
-            let client_nice: String = env_or("LIVELOG_BENCH_CLIENT_NICE", "0".to_owned());
+            let client_nice: String = env_or("LIVELOG_BENCH_CLIENT_NICE", "19".to_owned());
             thread::spawn(move || {
                 let mut refusals = 0;
                 loop {
-                    let out = Command::new("nice")
-                        .args(["-n", &client_nice, "curl", "-sS", "-D", "-"])
-                        .args(["--interface", &from, &url])
+                    // The body goes through `tail`, which keeps its last
+                    // line: a search can answer with as many bytes as the
+                    // log holds, and the bench (at livelog's priority) would
+                    // otherwise hold and scan them all. `pipefail` keeps
+                    // curl's status: an answer cut short (no last chunk)
+                    // fails it.
+                    // `idle`: SCHED_IDLE (`chrt -i 0`), below any nice value.
+                    let priority: &[&str] = if client_nice == "idle" {
+                        &["chrt", "-i", "0"]
+                    } else {
+                        &["nice", "-n", &client_nice]
+                    };
+                    let out = Command::new(priority[0])
+                        .args(&priority[1..])
+                        .args(["bash", "-c"])
+                        .arg(
+                            "set -o pipefail; curl -sS --interface \"$1\" \
+                             -w '%{stderr}%{http_code} %header{retry-after}\\n' \"$2\" | tail -n 1",
+                        )
+                        .args(["search", &from, &url])
                         .stdin(Stdio::null())
                         .output()
-                        .expect("nice and curl are installed");
+                        .expect("nice, bash, curl and tail are installed");
                     let err = String::from_utf8_lossy(&out.stderr);
                     assert!(out.status.success(), "{err}");
-                    let out = out.stdout;
-                    let text = String::from_utf8_lossy(&out);
-                    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-                    let head = head.to_ascii_lowercase();
-                    let status = head.split_whitespace().nth(1).unwrap_or("");
+                    // The last line of stderr: status and Retry-After.
+                    let info = err.lines().last().unwrap_or("");
+                    let (status, retry_after) = info.split_once(' ').unwrap_or((info, ""));
                     if status == "429" || status == "503" {
-                        let secs: u64 = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("retry-after: "))
-                            .and_then(|v| v.trim().parse().ok())
+                        let secs: u64 = retry_after
+                            .trim()
+                            .parse()
                             .expect("a refusal without Retry-After");
                         refusals += 1;
                         thread::sleep(Duration::from_secs(secs));
                         continue;
                     }
-                    assert_eq!(status, "200", "{head}");
+                    assert_eq!(status, "200", "{err}");
                     // Whole: curl saw a clean end, the last line the total.
-                    let whole = body
-                        .lines()
-                        .last()
-                        .is_some_and(|l| l.starts_with("{\"total\":"));
+                    let whole = out.stdout.starts_with(b"{\"total\":");
                     return (whole, refusals);
                 }
             })
