@@ -1,6 +1,6 @@
 //! Searches against live readers: does a burst of whole-log
 //! searches delay the live log and small requests? The release binary over
-//! real sockets, quiet and loaded runs alternated.
+//! real sockets, quiet, baseline and loaded runs alternated.
 //!
 //! ```sh
 //! cargo bench --bench search_load
@@ -95,7 +95,7 @@ fn main() {
     assert_eq!(other.finish().0, 201);
     let stored = std::fs::metadata(&log).unwrap().len();
     println!(
-        "log: {mb} MiB live ({}), pattern {pattern:?}, {searches} searches at once, {rounds} quiet and {rounds} loaded runs alternated",
+        "log: {mb} MiB live ({}), pattern {pattern:?}, {searches} searches at once, {rounds} rounds of quiet, spinning, elsewhere and loaded runs",
         log.display()
     );
 
