@@ -134,6 +134,7 @@ left_out=(
     # held by wineserver, memory includes wine's own).
     connections::connections_beyond_the_cap_are_closed_and_a_reader_is_served_later
     slow_readers::stalled_reader_costs_bounded_memory_and_then_gets_every_byte
+    priorities::the_indexer_and_the_scan_threads_run_at_nice_19_and_nothing_else_does
     # Unix's promise (unlinked at creation, checked in /proc); Windows' own
     # (delete-on-close, nothing left after a hard kill) is
     # platform::a_hard_kill_leaves_nothing_in_the_temp_dir.

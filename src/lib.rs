@@ -32,6 +32,7 @@ pub mod http;
 pub mod index;
 pub mod logging;
 pub mod metrics;
+pub mod priority;
 pub mod runtime_thread;
 pub mod server;
 pub mod signals;

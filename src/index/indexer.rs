@@ -48,34 +48,16 @@ const BURST_RATE: f64 = 320.0 * 1024.0 * 1024.0;
 /// burst starts and resumes soon after it ends.
 const BURST_WINDOW: Duration = Duration::from_millis(20);
 
-/// The indexer's nice value on Linux: the largest, the smallest share of
-/// the CPU among normal threads (lowering a thread's own priority needs no
-/// privilege).
-#[cfg(target_os = "linux")]
-const INDEXER_NICE: i32 = 19;
-
-/// Lowers the calling thread's (the indexer's) CPU priority to nice 19
-/// (`INDEXER_NICE`), so that when the CPU is short the upload, the readers
-/// and the task beside livelog go first and the index catches up when they
-/// leave it time. Indexing 1 GiB takes about 1.1 s of CPU, against 1.4 s
-/// for storing it; a CI task writes its log far slower than that, and even
-/// at nice 19 the indexer keeps pace (10 MB/s needs about 1 % of a core).
-/// A weight is not a guarantee, so the indexer also waits out bursts
-/// ([`Indexer::wait_out_a_burst`]). Not `SCHED_IDLE`: the indexer briefly
-/// holds locks the upload takes (the ring's, the progress channel's), and
-/// a thread of that policy, preempted while holding one on a busy machine,
-/// may wait seconds for a CPU while the upload waits for it; at nice 19 the
-/// wait is a fraction of that. Elsewhere (macOS, Windows, FreeBSD) the
-/// indexer keeps the default priority.
+/// Lowers the calling thread's (the indexer's) CPU priority
+/// ([`crate::priority`]: nice 19 on Linux), so that when the CPU is short
+/// the upload, the readers and the task beside livelog go first and the
+/// index catches up when they leave it time. Indexing 1 GiB takes about
+/// 1.1 s of CPU, against 1.4 s for storing it; a CI task writes its log far
+/// slower than that, and even at nice 19 the indexer keeps pace (10 MB/s
+/// needs about 1 % of a core). A weight is not a guarantee, so the indexer
+/// also waits out bursts ([`Indexer::wait_out_a_burst`]).
 fn yield_the_cpu() {
-    #[cfg(target_os = "linux")]
-    {
-        let thread = rustix::thread::gettid();
-        // On Linux the nice value is each thread's own (setpriority(2)).
-        if let Err(err) = rustix::process::setpriority_process(Some(thread), INDEXER_NICE) {
-            tracing::debug!("the indexer keeps its priority: {err}");
-        }
-    }
+    crate::priority::lower_this_thread("the indexer");
 }
 
 /// Bytes of the last chunk searched again with the next one: one less than

@@ -25,6 +25,7 @@ mod go_livelog;
 mod hardening;
 mod observe;
 mod platform;
+mod priorities;
 mod prometheus;
 mod proxies;
 mod ship;

@@ -8,7 +8,8 @@
 //!
 //! * each search scans on a small runtime of livelog's own (`livelog-scan`
 //!   threads, one a scan slot up to the number of cores, started at the
-//!   first search), at the lowest CPU priority on Linux (nice 19, as the
+//!   first search), at the lowest CPU priority the platform allows
+//!   without risking the upload (`priority.rs`: nice 19 on Linux, as the
 //!   indexer): the runtime threads that move live bytes and answer
 //!   requests go first, and the scans get what they leave;
 //! * a search holds one of `LIVELOG_MAX_SEARCHES` scan slots (default:
@@ -243,7 +244,7 @@ struct ScanRuntime {
 
 impl ScanRuntime {
     /// Scan threads for `slots` scan slots, each lowering its own priority
-    /// as it starts: one a slot, but no more than the cores (more threads
+    /// as it starts ([`crate::priority`]): one a slot, but no more than the cores (more threads
     /// would not scan faster; the scans on one thread take turns between
     /// chunks).
     fn start(slots: usize) -> io::Result<Self> {
@@ -254,7 +255,7 @@ impl ScanRuntime {
             // scan thread (their threads lower their priority too).
             .max_blocking_threads(threads)
             .thread_name("livelog-scan")
-            .on_thread_start(lower_priority)
+            .on_thread_start(|| crate::priority::lower_this_thread("a scan thread"))
             .enable_all()
             .build()?;
         Ok(ScanRuntime {
@@ -268,25 +269,6 @@ impl Drop for ScanRuntime {
     fn drop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
-        }
-    }
-}
-
-/// A scan thread's nice value on Linux: the largest, as the indexer's
-/// (`index/indexer.rs` says why not `SCHED_IDLE`: scans, too, briefly take
-/// locks the upload takes).
-#[cfg(target_os = "linux")]
-const SCAN_NICE: i32 = 19;
-
-/// Lowers the calling thread's CPU priority to nice 19 on Linux (no
-/// privilege needed); elsewhere it keeps the default.
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        // On Linux the nice value is each thread's own (setpriority(2)).
-        let thread = rustix::thread::gettid();
-        if let Err(err) = rustix::process::setpriority_process(Some(thread), SCAN_NICE) {
-            tracing::debug!("a scan thread keeps its priority: {err}");
         }
     }
 }
