@@ -9,11 +9,12 @@
 //! ring's, the progress channel's):
 //!
 //! * **Linux**: nice 19, the calling thread's own (setpriority(2) takes a
-//!   thread id there; lowering one's own priority needs no privilege). Not `SCHED_IDLE`: a thread of that policy, preempted
-//!   while it holds such a lock on a machine the CI task keeps busy, may
-//!   wait seconds for a CPU while the upload waits for it; at nice 19 the
-//!   wait is a fraction of that. (Nor is `SCHED_IDLE` faster for the live
-//!   line: `docs/performance.md`, searches while the log is live.)
+//!   thread id there; lowering one's own priority needs no privilege). Not
+//!   `SCHED_IDLE`: a thread of that policy, preempted while it holds such
+//!   a lock on a machine the CI task keeps busy, may wait seconds for a CPU
+//!   while the upload waits for it; at nice 19 the wait is a fraction of
+//!   that. Nor did `SCHED_IDLE` make the live line measurably faster while
+//!   searches ran (`docs/performance.md`, searches while the log is live).
 //! * **Windows**: `THREAD_PRIORITY_LOWEST`, two steps below normal, and
 //!   not `THREAD_PRIORITY_IDLE`, for the same reason (SetThreadPriority).
 //! * **macOS**: the lowest priority of the thread's policy (`SCHED_OTHER`),

@@ -244,9 +244,9 @@ struct ScanRuntime {
 
 impl ScanRuntime {
     /// Scan threads for `slots` scan slots, each lowering its own priority
-    /// as it starts ([`crate::priority`]): one a slot, but no more than the cores (more threads
-    /// would not scan faster; the scans on one thread take turns between
-    /// chunks).
+    /// as it starts ([`crate::priority`]): one a slot, but no more than the
+    /// cores (more threads would not scan faster; the scans on one thread
+    /// take turns between chunks).
     fn start(slots: usize) -> io::Result<Self> {
         let threads = slots.min(cores()).max(1);
         let runtime = tokio::runtime::Builder::new_multi_thread()
