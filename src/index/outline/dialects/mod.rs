@@ -223,7 +223,8 @@ pub fn clock_time(line: &[u8], dialect: Dialect, last: Option<LogTime>) -> Optio
     Some(if at < last - DAY / 2 { at + DAY } else { at })
 }
 
-/// Whether lines of `dialect` carry their own times ([`line_time`]).
+/// Whether lines of `dialect` carry their own times (which `line_time`
+/// reads).
 pub fn has_line_times(dialect: Dialect) -> bool {
     matches!(
         dialect,
