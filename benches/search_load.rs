@@ -44,7 +44,10 @@
 //! `LIVELOG_BENCH_DAEMON_ENV` (extra `NAME=VALUE,…` for both daemons, e.g.
 //! `LIVELOG_MAX_SEARCHES=20,LIVELOG_MAX_SEARCHES_PER_ADDRESS=20`),
 //! `LIVELOG_BENCH_CLIENT_NICE` (19: the nice value the searches' clients
-//! run at; `idle` runs them at `SCHED_IDLE`), `LIVELOG_BENCH_BIN` (the
+//! run at; `idle` runs them at `SCHED_IDLE`),
+//! `LIVELOG_BENCH_SEARCH_ACCEPT_ENCODING` (unset: the clients ask for no
+//! coding, as `curl` does; `zstd` or `gzip` asks for it and decodes it, as
+//! a browser does), `LIVELOG_BENCH_BIN` (the
 //! binary; default the release build cargo made). Needs `curl`, `bash`,
 //! `tail`, `nice` and `chrt`.
 
@@ -324,6 +327,8 @@ fn searches_burst(get: SocketAddr, pattern: &str, searches: usize) -> (Duration,
             let url = url.clone();
             let from = format!("127.0.{}.{}", 1 + i / 250, 1 + i % 250);
             let client_nice: String = env_or("LIVELOG_BENCH_CLIENT_NICE", "19".to_owned());
+            let accept_encoding: String =
+                env_or("LIVELOG_BENCH_SEARCH_ACCEPT_ENCODING", String::new());
             thread::spawn(move || {
                 let mut refusals = 0;
                 loop {
@@ -344,9 +349,10 @@ fn searches_burst(get: SocketAddr, pattern: &str, searches: usize) -> (Duration,
                         .args(["bash", "-c"])
                         .arg(
                             "set -o pipefail; curl -sS --interface \"$1\" \
+                             ${3:+--compressed -H \"Accept-Encoding: $3\"} \
                              -w '%{stderr}%{http_code} %header{retry-after}\\n' \"$2\" | tail -n 1",
                         )
-                        .args(["search", &from, &url])
+                        .args(["search", &from, &url, &accept_encoding])
                         .stdin(Stdio::null())
                         .output()
                         .expect("nice, bash, curl and tail are installed");

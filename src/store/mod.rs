@@ -54,7 +54,7 @@ use tokio::sync::watch;
 
 pub use arrivals::{ArrivalWalk, Arrivals};
 pub use catch_up::{BUDGET_WAIT, FILE_READ_BYTES, UNBUDGETED_READ_BYTES};
-pub use compressed::{Codec, Encodings};
+pub use compressed::{Codec, Encoder, Encodings};
 pub use cursor::{Cursor, Incomplete, ReadError};
 pub use progress::{Phase, Progress};
 pub use spill::Spilled;

@@ -23,6 +23,11 @@
 //! by line, and counts lines only up to each match. Only whole lines are
 //! searched: the start of a line still being written waits for its end (or
 //! the log's).
+//!
+//! The answer is in the content coding the request's `Accept-Encoding`
+//! chooses, by the log's rules (`http/encoding.rs`, RFC 9110 §12.5.3), with
+//! `Vary: Accept-Encoding`: compressed on the scan thread, a sync flush
+//! after each batch of results, so a browser decodes each as it arrives.
 
 use futures_util::stream;
 use http::{Method, Response, StatusCode, header};
@@ -33,9 +38,11 @@ use tokio::sync::mpsc;
 use super::head::{X_ACCEL_BUFFERING, insert, with_cors};
 use super::scans::SharedSlot;
 use super::search_matcher::Matcher;
-use super::search_scan::{BATCHES_AHEAD, Batch, Search, scan};
+use super::search_scan::{BATCHES_AHEAD, Batch, Framer, Search, scan};
 use super::slots::Admitted;
 use super::{Ask, ReadHandler};
+use crate::error::Chain;
+use crate::http::encoding;
 use crate::http::query::Query;
 use crate::http::{BoxError, ResponseBody, empty, plain};
 
@@ -50,6 +57,10 @@ impl ReadHandler {
                 Err(bad) => return with_cors(plain(StatusCode::BAD_REQUEST, &format!("{bad}\n"))),
             };
         self.metrics.searches.inc();
+        // The answer's coding, as for the log (`http/encoding.rs`): browsers
+        // ask for one, and a search can answer with as many bytes as the
+        // log holds.
+        let mut coding = encoding::choose(req.headers());
         let body = if req.method() == Method::HEAD {
             empty()
         } else {
@@ -66,9 +77,15 @@ impl ReadHandler {
             };
             let end = (!follow).then(|| self.store.progress().len);
             let search = Search::new(self.store.cursor(0, end), matcher);
+            let framer = Framer::new(coding).unwrap_or_else(|err| {
+                // Not compressing is always an answer the client can read.
+                tracing::warn!("search answered uncompressed: {}", Chain(&err));
+                coding = None;
+                Framer::identity()
+            });
             let (tx, rx) = mpsc::channel(BATCHES_AHEAD);
             let slot = SharedSlot::new(slot);
-            scan_threads.spawn(scan(search, slot.clone(), follow, tx));
+            scan_threads.spawn(scan(search, slot.clone(), follow, framer, tx));
             body(
                 rx,
                 Held {
@@ -79,6 +96,10 @@ impl ReadHandler {
         };
         let mut resp = Response::new(body);
         insert(&mut resp, header::CONTENT_TYPE, "application/x-ndjson");
+        if let Some(codec) = coding {
+            insert(&mut resp, header::CONTENT_ENCODING, codec.name());
+        }
+        insert(&mut resp, header::VARY, "Accept-Encoding");
         insert(&mut resp, header::CACHE_CONTROL, "no-store");
         insert(&mut resp, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
         insert(&mut resp, X_ACCEL_BUFFERING, "no");

@@ -2,11 +2,9 @@
 //! what it produces to the codec's store (see the module above for why and
 //! when it flushes).
 
-use std::io::{self, Write};
-
 use bytes::Bytes;
 
-use super::{APPEND_BYTES, Codec, GZIP_LEVEL, ZSTD_LEVEL};
+use super::{APPEND_BYTES, Codec, Encoder};
 use crate::error::Chain;
 use crate::runtime_thread::{OwnRuntime, RuntimeThread};
 use crate::store::{Cursor, LogStore, Phase, ReadError, Upload};
@@ -149,71 +147,6 @@ fn append(codec: Codec, upload: &mut Upload, bytes: Vec<u8>) -> bool {
                 "cannot store the {codec} stream: {err}"
             );
             false
-        }
-    }
-}
-
-/// A streaming encoder writing into a growing buffer, taken from it as the
-/// compressed store's next chunk.
-enum Encoder {
-    Gzip(flate2::write::GzEncoder<Vec<u8>>),
-    Zstd(zstd::stream::write::Encoder<'static, Vec<u8>>),
-}
-
-impl Encoder {
-    fn new(codec: Codec) -> io::Result<Self> {
-        Ok(match codec {
-            Codec::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
-                Vec::new(),
-                flate2::Compression::new(GZIP_LEVEL),
-            )),
-            Codec::Zstd => {
-                let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), ZSTD_LEVEL)?;
-                // The frame ends with a checksum of the log, which decoders
-                // check: a corrupted copy is an error, not a wrong log.
-                encoder.include_checksum(true)?;
-                Encoder::Zstd(encoder)
-            }
-        })
-    }
-
-    fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        match self {
-            Encoder::Gzip(e) => e.write_all(data),
-            Encoder::Zstd(e) => e.write_all(data),
-        }
-    }
-
-    /// A sync flush: everything written so far can be decoded from the
-    /// output, and the stream goes on.
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Encoder::Gzip(e) => e.flush(),
-            Encoder::Zstd(e) => e.flush(),
-        }
-    }
-
-    /// Bytes of output waiting to be taken.
-    fn pending(&self) -> usize {
-        match self {
-            Encoder::Gzip(e) => e.get_ref().len(),
-            Encoder::Zstd(e) => e.get_ref().len(),
-        }
-    }
-
-    /// The output so far, leaving the buffer empty.
-    fn take(&mut self) -> Vec<u8> {
-        match self {
-            Encoder::Gzip(e) => std::mem::take(e.get_mut()),
-            Encoder::Zstd(e) => std::mem::take(e.get_mut()),
-        }
-    }
-
-    /// Ends the stream; returns the output not yet taken, its end included.
-    fn finish(self) -> io::Result<Vec<u8>> {
-        match self {
-            Encoder::Gzip(e) => e.finish(),
-            Encoder::Zstd(e) => e.finish(),
         }
     }
 }

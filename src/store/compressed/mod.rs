@@ -34,6 +34,9 @@ use super::LogStore;
 use crate::runtime_thread::RuntimeThread;
 
 mod compressor;
+mod encoder;
+
+pub use encoder::Encoder;
 
 /// gzip compression level (zlib's 1–9).
 ///
