@@ -86,12 +86,12 @@ fn require_curl_zstd() {
 }
 
 /// The `Accept-Encoding` that asks for `coding` alone.
-fn accept(coding: &str) -> String {
+pub(crate) fn accept(coding: &str) -> String {
     format!("Accept-Encoding: {coding}")
 }
 
 /// `(status, lower-cased head, body)` of a request with extra `args`.
-fn fetch(args: &[&str]) -> (u16, String, Vec<u8>) {
+pub(crate) fn fetch(args: &[&str]) -> (u16, String, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
     let head_file = dir.path().join("head");
     let mut all = vec!["-sS", "-D", head_file.to_str().unwrap()];
@@ -110,7 +110,7 @@ fn fetch(args: &[&str]) -> (u16, String, Vec<u8>) {
 }
 
 /// The value of header `name` (lower case) in a lower-cased head.
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     head.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
         (k.trim() == name).then(|| v.trim())

@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use crate::common::{CurlReader, Daemon, SOON, Uploader, curl, wait_until};
+use crate::encoding::{accept, fetch, header};
 
 fn search(d: &Daemon, query: &str) -> (i32, Vec<Value>, String) {
     let url = format!("{}/search?{query}", d.get_url());
@@ -86,13 +87,17 @@ fn every_matching_line_once_with_its_number_and_offset() {
     );
 }
 
-#[test]
-fn following_finds_new_lines_as_they_are_written() {
+/// A following search run by curl with `args` (its URL added): each
+/// matching line reported once it is whole, while the upload goes on, and
+/// the whole answer complete once the upload ends.
+fn following_search_with(args: &[&str]) {
     let d = Daemon::start();
     let mut up = Uploader::start(d.put);
     up.chunk(b"one\nerror: first\nthree\n");
     let url = format!("{}/search?q=error&follow=true", d.get_url());
-    let reader = CurlReader::spawn(&["-sN", &url]);
+    let mut args = args.to_vec();
+    args.push(&url);
+    let reader = CurlReader::spawn(&args);
     let text = |r: &CurlReader| String::from_utf8_lossy(&r.out.bytes()).into_owned();
     assert!(wait_until(SOON, || text(&reader).contains("error: first")));
     // A matching line is reported once it is whole.
@@ -105,7 +110,7 @@ fn following_finds_new_lines_as_they_are_written() {
     );
     assert_eq!(up.finish().0, 201);
     let (code, body) = reader.finish();
-    assert_eq!(code, 0);
+    assert_eq!(code, 0, "curl read the whole answer, its end included");
     let lines: Vec<Value> = String::from_utf8(body)
         .unwrap()
         .lines()
@@ -114,21 +119,12 @@ fn following_finds_new_lines_as_they_are_written() {
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[1]["line"], 4);
     assert_eq!(lines[2]["total"], 2);
+    assert_eq!(lines[2]["complete"], true);
 }
 
-/// `url` fetched by curl with `args`: (the head, lower-cased; the body).
-fn fetch(url: &str, args: &[&str]) -> (String, Vec<u8>) {
-    let mut all = vec!["-sS", "-D", "-"];
-    all.extend_from_slice(args);
-    all.push(url);
-    let (code, out, err) = curl(&all);
-    assert_eq!(code, 0, "{err}");
-    let split = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a head");
-    let head = String::from_utf8_lossy(&out[..split]).to_ascii_lowercase();
-    (head, out[split + 4..].to_vec())
+#[test]
+fn following_finds_new_lines_as_they_are_written() {
+    following_search_with(&["-sN"]);
 }
 
 #[test]
@@ -139,51 +135,28 @@ fn the_answer_is_compressed_in_the_coding_the_client_asks_for() {
     up.chunk(text.as_bytes());
     assert_eq!(up.finish().0, 201);
     let url = format!("{}/search?q=needle", d.get_url());
-    let (head, plain) = fetch(&url, &[]);
-    assert!(!head.contains("content-encoding"), "{head}");
-    assert!(head.contains("vary: accept-encoding"), "{head}");
+    let (status, head, plain) = fetch(&[&url]);
+    assert_eq!(status, 200);
+    assert_eq!(header(&head, "content-encoding"), None, "{head}");
+    assert_eq!(header(&head, "vary"), Some("accept-encoding"), "{head}");
     assert!(plain.ends_with(b"\"complete\":true,\"bytes\":400729}\n"));
     for coding in ["zstd", "gzip"] {
-        let accept = format!("Accept-Encoding: {coding}");
         // As sent: smaller, and in that coding.
-        let (head, raw) = fetch(&url, &["-H", &accept]);
-        assert!(
-            head.contains(&format!("content-encoding: {coding}")),
-            "{head}"
-        );
-        assert!(head.contains("vary: accept-encoding"), "{head}");
+        let (_, head, raw) = fetch(&["-H", &accept(coding), &url]);
+        assert_eq!(header(&head, "content-encoding"), Some(coding), "{head}");
+        assert_eq!(header(&head, "vary"), Some("accept-encoding"), "{head}");
         assert!(raw.len() * 4 < plain.len(), "{coding}: {} bytes", raw.len());
         // Decoded (curl checks the coding's end and checksum): the same
         // answer, byte for byte.
-        let (_, decoded) = fetch(&url, &["-H", &accept, "--compressed"]);
+        let (_, _, decoded) = fetch(&["-H", &accept(coding), "--compressed", &url]);
         assert!(decoded == plain, "{coding}: the decoded answer differs");
     }
 }
 
 #[test]
 fn a_compressed_following_search_shows_each_line_as_it_is_written() {
-    let d = Daemon::start();
-    let mut up = Uploader::start(d.put);
-    up.chunk(b"one\nerror: first\nthree\n");
-    let url = format!("{}/search?q=error&follow=true", d.get_url());
     // Each batch of results is flushed: decodable as soon as it is sent.
-    let reader = CurlReader::spawn(&["-sN", "--compressed", "-H", "Accept-Encoding: zstd", &url]);
-    let text = |r: &CurlReader| String::from_utf8_lossy(&r.out.bytes()).into_owned();
-    assert!(wait_until(SOON, || text(&reader).contains("error: first")));
-    up.chunk(b"error: second\n");
-    assert!(
-        wait_until(SOON, || text(&reader).contains("error: second")),
-        "{}",
-        text(&reader)
-    );
-    assert_eq!(up.finish().0, 201);
-    let (code, body) = reader.finish();
-    assert_eq!(code, 0, "curl decoded the whole answer, its end included");
-    let body = String::from_utf8(body).unwrap();
-    assert!(
-        body.ends_with("\"complete\":true,\"bytes\":37}\n"),
-        "{body}"
-    );
+    following_search_with(&["-sN", "--compressed", "-H", "Accept-Encoding: zstd"]);
 }
 
 #[test]
