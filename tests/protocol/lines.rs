@@ -295,4 +295,6 @@ fn the_readme_examples_of_reading_a_ci_log() {
          {\"total\":1,\"complete\":true,\"bytes\":64}\n",
         "docs/reading-a-ci-log.md shows this answer"
     );
+    // The same search asked for compressed, and decoded by curl.
+    assert_eq!(run("curl --compressed"), found);
 }
