@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 
-use crate::common::{Daemon, TOKEN, Uploader, pattern};
+use crate::common::{Daemon, SOON, TOKEN, Uploader, pattern, wait_until};
 
 fn http() -> Client {
     Client::builder()
@@ -63,9 +63,18 @@ fn a_401_says_how_to_authenticate_and_a_bearer_token_is_accepted() {
     let vary = header(&resp, "vary").unwrap_or_default();
     assert!(vary.contains("Authorization"), "{vary}");
     assert_eq!(&resp.bytes().unwrap()[..], b"one\ntwo\n");
-    let resp = send(http().get(format!("{base}/log/outline")).bearer_auth(TOKEN));
-    assert_eq!(resp.status(), StatusCode::OK);
-    let outline: serde_json::Value = serde_json::from_slice(&resp.bytes().unwrap()).unwrap();
+    // The outline, once the index (which follows the upload at a lower
+    // priority) has caught up with the complete log.
+    let mut outline = serde_json::Value::Null;
+    assert!(
+        wait_until(SOON, || {
+            let resp = send(http().get(format!("{base}/log/outline")).bearer_auth(TOKEN));
+            assert_eq!(resp.status(), StatusCode::OK);
+            outline = serde_json::from_slice(&resp.bytes().unwrap()).unwrap();
+            outline["state"] == "complete"
+        }),
+        "{outline}"
+    );
     assert_eq!(outline["lines"], 2);
     let resp = send(
         http()
